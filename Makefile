@@ -1,0 +1,60 @@
+# Alpes Partners functions: developer entry points. `make help` lists them.
+SHELL := /usr/bin/env bash
+.DEFAULT_GOAL := help
+
+# Where the dev services listen (scripts/*.sh read the same variables).
+PG_PORT ?= 5432
+PULSAR_PORT ?= 6650
+PULSAR_HTTP_PORT ?= 8080
+PUBSUB_PORT ?= 8085
+export PG_PORT PULSAR_PORT PULSAR_HTTP_PORT PUBSUB_PORT
+
+# What the tests connect to.
+export DATABASE_URL ?= postgres://alpes:alpes@127.0.0.1:$(PG_PORT)/alpes
+export PULSAR_URL ?= pulsar://127.0.0.1:$(PULSAR_PORT)
+export PULSAR_ADMIN_URL ?= http://127.0.0.1:$(PULSAR_HTTP_PORT)
+export PUBSUB_EMULATOR_HOST ?= 127.0.0.1:$(PUBSUB_PORT)
+export PUBSUB_PROJECT ?= alpes-local
+
+CARGO ?= cargo
+# A bound on the whole test run, so a hung test fails CI instead of eating its time.
+TEST_TIMEOUT ?= 2400
+
+.PHONY: help services services-down services-status tools build test fmt fmt-check lint clean-state
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+tools: ## Install missing build tools (protoc) on Debian
+	@scripts/setup-tools.sh
+
+services: ## Start PostgreSQL, Apache Pulsar and the Pub/Sub emulator (idempotent)
+	@scripts/services.sh up
+
+services-down: ## Stop every dev service
+	@scripts/services.sh down
+
+services-status: ## Tell which dev services answer
+	@scripts/services.sh status
+
+build: tools ## Build every function binary (debug)
+	$(CARGO) build --workspace --bins
+
+test: tools services ## Start the services, then run the whole test suite
+	timeout $(TEST_TIMEOUT) $(CARGO) test --workspace --all-targets --no-fail-fast
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+lint: tools fmt-check ## cargo fmt --check, clippy -D warnings, shellcheck, one TLS backend
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	shellcheck -x scripts/*.sh .ci/run
+	@# One rustls crypto backend (aws-lc-rs) for the whole graph: two make TLS panic.
+	@if $(CARGO) tree --workspace -e normal,build,dev -i ring 2>/dev/null | grep -q .; then \
+	  echo "error: the ring crate entered the dependency graph; use the aws-lc-rs backend"; exit 1; fi
+
+clean-state: services-down ## Stop the services and delete their data and logs (.local/)
+	rm -rf .local

@@ -1,0 +1,8 @@
+//! Creates campaigns: POST /campanas and one welcome campaign per registered influencer.
+
+use axum::Router;
+
+/// The service's routes. For now only `GET /health`.
+pub fn app() -> Router {
+    alpes_shared::http::health_routes()
+}

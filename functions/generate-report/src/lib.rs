@@ -1,0 +1,8 @@
+//! Generates reports from campaign and contract events.
+
+use axum::Router;
+
+/// The service's routes. For now only `GET /health`.
+pub fn app() -> Router {
+    alpes_shared::http::health_routes()
+}

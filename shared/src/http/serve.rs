@@ -1,0 +1,55 @@
+use std::net::{Ipv4Addr, SocketAddr};
+
+use axum::{Router, http::StatusCode, routing::get};
+use tokio::net::TcpListener;
+
+/// `GET /health`: liveness. It does no I/O, so it answers while dependencies are down.
+pub fn health_routes() -> Router {
+    Router::new().route("/health", get(|| async { StatusCode::OK }))
+}
+
+/// Serves `app` on `0.0.0.0:$PORT` (default 8080, as on Cloud Run) until SIGTERM or
+/// Ctrl-C, then stops accepting and lets in-flight requests finish.
+pub async fn serve(app: Router) -> anyhow::Result<()> {
+    let port = match std::env::var("PORT") {
+        Ok(raw) => raw
+            .parse::<u16>()
+            .map_err(|_| anyhow::anyhow!("PORT must be a TCP port number, got {raw:?}"))?,
+        Err(_) => 8080,
+    };
+    let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))).await?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM (Cloud Run's stop signal) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C received, draining"),
+        () = terminate => tracing::info!("SIGTERM received, draining"),
+    }
+}

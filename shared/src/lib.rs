@@ -1,0 +1,9 @@
+//! What every Alpes Partners function has in common.
+//!
+//! - [`domain`]: aggregates, value objects and rules. Pure code, no I/O.
+//! - [`events`]: the integration events of the wire contract (Avro on Pulsar / Pub/Sub).
+//! - [`http`]: the function runtime (serve on `$PORT`, graceful shutdown, health).
+
+pub mod domain;
+pub mod events;
+pub mod http;
