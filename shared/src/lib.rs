@@ -3,7 +3,10 @@
 //! - [`domain`]: aggregates, value objects and rules. Pure code, no I/O.
 //! - [`events`]: the integration events of the wire contract (Avro on Pulsar / Pub/Sub).
 //! - [`http`]: the function runtime (serve on `$PORT`, graceful shutdown, health).
+//! - `testing` (feature `testing`): support for the functions' test suites.
 
 pub mod domain;
 pub mod events;
 pub mod http;
+#[cfg(feature = "testing")]
+pub mod testing;
