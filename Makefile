@@ -20,7 +20,7 @@ CARGO ?= cargo
 # A bound on the whole test run, so a hung test fails CI instead of eating its time.
 TEST_TIMEOUT ?= 2400
 
-.PHONY: help services services-down services-status tools build test fmt fmt-check lint clean-state
+.PHONY: help run services services-down services-status tools build test fmt fmt-check lint clean-state
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -36,6 +36,11 @@ services-down: ## Stop every dev service
 
 services-status: ## Tell which dev services answer
 	@scripts/services.sh status
+
+FUNCTION ?= register-influencer
+PORT ?= 3000
+run: tools services ## Start the services and run one function: make run FUNCTION=create-campaign PORT=3001
+	PORT=$(PORT) $(CARGO) run -p $(FUNCTION)
 
 build: tools ## Build every function binary (debug)
 	$(CARGO) build --workspace --bins

@@ -2,11 +2,13 @@
 //!
 //! - [`domain`]: aggregates, value objects and rules. Pure code, no I/O.
 //! - [`events`]: the integration events of the wire contract (Avro on Pulsar / Pub/Sub).
+//! - [`store`]: PostgreSQL repositories, transactional outbox, inbox.
 //! - [`http`]: the function runtime (serve on `$PORT`, graceful shutdown, health).
 //! - `testing` (feature `testing`): support for the functions' test suites.
 
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -1,0 +1,92 @@
+//! PostgreSQL: pools per bounded context, repositories, the transactional outbox and the
+//! inbox of processed events. Plain parameterized SQL; no string-built statements.
+//!
+//! Each context's tables live in their own schema (`alpes`, `reportes`). A pool is opened
+//! for one context and sets `search_path` to its schema, so the same statements work
+//! whether the contexts share one database or each has its own.
+
+mod error;
+pub mod inbox;
+pub mod outbox;
+
+use std::time::Duration;
+
+use sqlx::{
+    PgPool,
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+
+pub use error::{Constraint, StoreError};
+
+/// Every migration of both contexts, embedded at build time.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+
+/// A bounded context, owning one schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// Influencers, campaigns, contracts.
+    Alpes,
+    /// Reports and pending compensations.
+    Reportes,
+}
+
+impl Context {
+    pub fn schema(self) -> &'static str {
+        match self {
+            Self::Alpes => "alpes",
+            Self::Reportes => "reportes",
+        }
+    }
+}
+
+/// How a function reaches its database.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub connect: PgConnectOptions,
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before the database counts as down.
+    pub acquire_timeout: Duration,
+    /// The server cancels any statement running longer than this.
+    pub statement_timeout: Duration,
+}
+
+impl DatabaseSettings {
+    pub fn new(connect: PgConnectOptions) -> Self {
+        Self {
+            connect,
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A pool for `context` that connects on first use: a cold start does no I/O, and
+/// `/ready` reports whether the database answers.
+pub fn pool(settings: &DatabaseSettings, context: Context) -> PgPool {
+    let statement_timeout = format!("{}ms", settings.statement_timeout.as_millis());
+    let connect = settings.connect.clone().options([
+        ("search_path", context.schema()),
+        ("statement_timeout", statement_timeout.as_str()),
+    ]);
+    PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.acquire_timeout)
+        .idle_timeout(Duration::from_secs(300))
+        .connect_lazy_with(connect)
+}
+
+/// Applies every pending migration (both contexts' schemas) to the database behind `pool`.
+pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    MIGRATOR
+        .run(pool)
+        .await
+        .map_err(|error| StoreError::Migration(error.to_string()))
+}
+
+/// `SELECT 1`: whether the database answers, for `/ready`.
+pub async fn ping(pool: &PgPool) -> Result<(), StoreError> {
+    sqlx::query("SELECT 1").execute(pool).await?;
+    Ok(())
+}
