@@ -2,10 +2,12 @@
 //!
 //! - [`domain`]: aggregates, value objects and rules. Pure code, no I/O.
 //! - [`events`]: the integration events of the wire contract (Avro on Pulsar / Pub/Sub).
+//! - [`bus`]: publishing events (Pulsar, Pub/Sub) and the outbox relay.
 //! - [`store`]: PostgreSQL repositories, transactional outbox, inbox.
 //! - [`http`]: the function runtime (serve on `$PORT`, graceful shutdown, health).
 //! - `testing` (feature `testing`): support for the functions' test suites.
 
+pub mod bus;
 pub mod domain;
 pub mod events;
 pub mod http;

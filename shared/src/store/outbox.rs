@@ -9,6 +9,7 @@ use sqlx::{PgConnection, types::Json};
 use uuid::Uuid;
 
 use super::StoreError;
+use crate::events::{EncodeError, EventMetadata, IntegrationEvent};
 
 /// One event waiting to be published.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +24,23 @@ pub struct OutboxMessage {
     pub payload: Vec<u8>,
     /// Message properties / attributes (`event_id`, `event_type`, `correlation_id`, ...).
     pub properties: BTreeMap<String, String>,
+}
+
+impl OutboxMessage {
+    /// The outbox row announcing `event`: Avro payload, aggregate id as key, metadata as
+    /// properties.
+    pub fn new(event: &IntegrationEvent, metadata: &EventMetadata) -> Result<Self, EncodeError> {
+        Ok(Self {
+            event_id: metadata.event_id,
+            topic: event.topic().name().to_owned(),
+            message_key: event
+                .key()
+                .map_or_else(|| metadata.correlation_id.clone(), str::to_owned),
+            event_type: metadata.event_type.clone(),
+            payload: event.encode()?,
+            properties: metadata.to_properties(),
+        })
+    }
 }
 
 /// A row claimed for publishing, with its delivery history.

@@ -1,0 +1,30 @@
+//! Publishing integration events: one small trait, a Pulsar and a Pub/Sub implementation,
+//! and the outbox relay that drives them.
+
+mod pulsar;
+pub mod relay;
+
+use std::future::Future;
+
+pub use self::pulsar::{PulsarBus, PulsarSettings};
+use crate::store::outbox::OutboxMessage;
+
+/// Why a publish failed. Every failure is retried later from the outbox.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("the broker did not answer within {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("the broker refused or failed: {0}")]
+    Broker(String),
+    #[error("unknown topic {0}")]
+    UnknownTopic(String),
+}
+
+/// Something that takes an outbox message and makes it a broker message.
+pub trait Publisher: Send + Sync {
+    /// Publishes `message` and resolves once the broker has persisted it.
+    fn publish(&self, message: &OutboxMessage) -> impl Future<Output = Result<(), BusError>> + Send;
+
+    /// Whether the broker answers, for `/ready`.
+    fn ready(&self) -> impl Future<Output = Result<(), BusError>> + Send;
+}

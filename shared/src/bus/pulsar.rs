@@ -1,0 +1,141 @@
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use pulsar::{
+    Authentication, ConnectionRetryOptions, OperationRetryOptions, Producer, Pulsar,
+    TokioExecutor, message::proto, producer::ProducerOptions,
+};
+use tokio::sync::{Mutex, OnceCell};
+
+use super::{BusError, Publisher};
+use crate::{events::Topic, store::outbox::OutboxMessage};
+
+/// How to reach the broker.
+#[derive(Debug, Clone)]
+pub struct PulsarSettings {
+    /// `pulsar://host:6650` or `pulsar+ssl://...`.
+    pub url: String,
+    /// A JWT for brokers with token authentication.
+    pub token: Option<String>,
+    /// Bound on connecting, creating a producer, and each send.
+    pub operation_timeout: Duration,
+}
+
+/// Publishes to Pulsar, one producer per topic, each registering the topic's AVRO schema
+/// (the text the existing Python producers register, so no new schema version appears).
+///
+/// Nothing connects until the first publish or readiness check: a cold start pays no
+/// broker round trip. A failed send drops the topic's producer so the next one starts
+/// afresh.
+pub struct PulsarBus {
+    settings: PulsarSettings,
+    client: OnceCell<Pulsar<TokioExecutor>>,
+    producers: Mutex<HashMap<Topic, Arc<Mutex<Producer<TokioExecutor>>>>>,
+}
+
+impl PulsarBus {
+    pub fn new(settings: PulsarSettings) -> Self {
+        Self {
+            settings,
+            client: OnceCell::new(),
+            producers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn bounded<T, E: std::fmt::Display>(
+        &self,
+        operation: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, BusError> {
+        // Boxed: the pulsar crate's futures are large enough to overflow a 2 MiB stack in
+        // debug builds when nested in a caller's future.
+        tokio::time::timeout(self.settings.operation_timeout, Box::pin(operation))
+            .await
+            .map_err(|_| BusError::Timeout(self.settings.operation_timeout))?
+            .map_err(|error| BusError::Broker(error.to_string()))
+    }
+
+    async fn client(&self) -> Result<&Pulsar<TokioExecutor>, BusError> {
+        self.client
+            .get_or_try_init(|| async {
+                let timeout = self.settings.operation_timeout;
+                let mut builder = Pulsar::builder(&self.settings.url, TokioExecutor)
+                    .with_operation_retry_options(OperationRetryOptions {
+                        operation_timeout: timeout,
+                        retry_delay: Duration::from_millis(200),
+                        max_retries: Some(3),
+                    })
+                    .with_connection_retry_options(ConnectionRetryOptions {
+                        connection_timeout: timeout,
+                        max_retries: 3,
+                        ..Default::default()
+                    });
+                if let Some(token) = &self.settings.token {
+                    builder = builder.with_auth(Authentication {
+                        name: "token".to_owned(),
+                        data: token.clone().into_bytes(),
+                    });
+                }
+                self.bounded(builder.build()).await
+            })
+            .await
+    }
+
+    async fn producer(&self, topic: Topic) -> Result<Arc<Mutex<Producer<TokioExecutor>>>, BusError> {
+        let mut producers = self.producers.lock().await;
+        if let Some(producer) = producers.get(&topic) {
+            return Ok(producer.clone());
+        }
+        let client = self.client().await?;
+        let producer = self
+            .bounded(
+                client
+                    .producer()
+                    .with_topic(topic.full_name())
+                    .with_options(ProducerOptions {
+                        schema: Some(proto::Schema {
+                            name: topic.record_name().to_owned(),
+                            schema_data: topic.registry_schema_json().as_bytes().to_vec(),
+                            r#type: proto::schema::Type::Avro as i32,
+                            properties: vec![],
+                        }),
+                        ..Default::default()
+                    })
+                    .build(),
+            )
+            .await?;
+        let producer = Arc::new(Mutex::new(producer));
+        producers.insert(topic, producer.clone());
+        Ok(producer)
+    }
+
+    async fn forget_producer(&self, topic: Topic) {
+        self.producers.lock().await.remove(&topic);
+    }
+}
+
+impl Publisher for PulsarBus {
+    async fn publish(&self, message: &OutboxMessage) -> Result<(), BusError> {
+        let topic = Topic::from_name(&message.topic)
+            .ok_or_else(|| BusError::UnknownTopic(message.topic.clone()))?;
+        let producer = self.producer(topic).await?;
+        let sent = {
+            let mut producer = producer.lock().await;
+            let mut builder = producer
+                .create_message()
+                .with_content(message.payload.clone())
+                .with_key(message.message_key.clone());
+            for (name, value) in &message.properties {
+                builder = builder.with_property(name, value);
+            }
+            self.bounded(async { builder.send_non_blocking().await?.await })
+                .await
+        };
+        if sent.is_err() {
+            self.forget_producer(topic).await;
+        }
+        sent.map(drop)
+    }
+
+    async fn ready(&self) -> Result<(), BusError> {
+        self.client().await.map(drop)
+    }
+}
