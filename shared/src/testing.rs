@@ -63,7 +63,10 @@ impl RunningBinary {
             if let Some(status) = self.child.try_wait().expect("wait for the child") {
                 return status;
             }
-            assert!(Instant::now() < deadline, "the process ignored SIGTERM for 10 s");
+            assert!(
+                Instant::now() < deadline,
+                "the process ignored SIGTERM for 10 s"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use alpes_shared::{
-    bus::{PulsarBus, PulsarSettings, Publisher, relay},
+    bus::{Publisher, PulsarBus, PulsarSettings, relay},
     events::{CampanaCreadaPayload, EventMetadata, IntegrationEvent, Topic},
     store::{self, Context, DatabaseSettings, outbox},
 };
@@ -69,7 +69,11 @@ async fn receive_event(
 ) -> pulsar::consumer::Message<Vec<u8>> {
     tokio::time::timeout(WAIT, async {
         loop {
-            let message = consumer.next().await.expect("stream ended").expect("receive");
+            let message = consumer
+                .next()
+                .await
+                .expect("stream ended")
+                .expect("receive");
             consumer.ack(&message).await.expect("ack");
             let id = message
                 .metadata()
@@ -107,7 +111,13 @@ async fn committed_events_reach_pulsar_even_after_the_broker_was_unreachable(
     let outcome = relay::publish_committed(&pool, &nowhere, &[row.event_id])
         .await
         .unwrap();
-    assert_eq!(outcome, relay::RelayOutcome { published: 0, failed: 1 });
+    assert_eq!(
+        outcome,
+        relay::RelayOutcome {
+            published: 0,
+            failed: 1
+        }
+    );
     let mut conn = pool.acquire().await.unwrap();
     assert_eq!(outbox::pending_count(&mut conn).await.unwrap(), 1);
 

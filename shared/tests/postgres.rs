@@ -8,7 +8,9 @@ use sqlx::{Connection, PgConnection};
 fn database_url(database: &str) -> String {
     let base = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://alpes:alpes@127.0.0.1:5432/alpes".to_owned());
-    let (server, _) = base.rsplit_once('/').expect("DATABASE_URL ends with /<database>");
+    let (server, _) = base
+        .rsplit_once('/')
+        .expect("DATABASE_URL ends with /<database>");
     format!("{server}/{database}")
 }
 
@@ -35,6 +37,9 @@ async fn both_context_databases_answer_queries() {
             .fetch_one(&mut connection)
             .await
             .unwrap();
-        assert!(version.starts_with("15"), "expected PostgreSQL 15, got {version}");
+        assert!(
+            version.starts_with("15"),
+            "expected PostgreSQL 15, got {version}"
+        );
     }
 }

@@ -69,7 +69,9 @@ async fn avro_message_with_properties_round_trips_and_a_nack_is_redelivered() {
             .with_topic(&topic)
             .with_subscription("smoke")
             .with_subscription_type(SubType::Shared)
-            .with_options(ConsumerOptions::default().with_initial_position(InitialPosition::Earliest))
+            .with_options(
+                ConsumerOptions::default().with_initial_position(InitialPosition::Earliest),
+            )
             .build(),
     )
     .await
@@ -130,16 +132,18 @@ async fn avro_message_with_properties_round_trips_and_a_nack_is_redelivered() {
     for (name, value) in &properties {
         message = message.with_property(name, value);
     }
-    let receipt = within(
-        "the send receipt",
-        async { message.send_non_blocking().await?.await },
-    )
+    let receipt = within("the send receipt", async {
+        message.send_non_blocking().await?.await
+    })
     .await
     .expect("the broker accepted the message");
     assert!(receipt.message_id.is_some());
 
     let first = next_message(&mut consumer).await;
-    assert_eq!(first.payload.data, payload, "payload bytes changed in transit");
+    assert_eq!(
+        first.payload.data, payload,
+        "payload bytes changed in transit"
+    );
     assert_eq!(first.key().as_deref(), Some("camp-67890"));
     let received: BTreeMap<String, String> = first
         .metadata()

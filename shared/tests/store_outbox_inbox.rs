@@ -47,7 +47,10 @@ async fn outbox_rows_exist_only_when_their_transaction_commits(
     let mut tx = pool.begin().await.unwrap();
     let claimed = outbox::claim_due(&mut tx, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
-    assert_eq!(claimed[0].message, committed, "the row round-trips unchanged");
+    assert_eq!(
+        claimed[0].message, committed,
+        "the row round-trips unchanged"
+    );
     assert_eq!(claimed[0].attempts, 0);
     outbox::mark_published(&mut tx, &[committed.event_id])
         .await
@@ -76,7 +79,11 @@ async fn concurrent_sweepers_never_claim_the_same_row(_: PgPoolOptions, connect:
     let claimed_first = outbox::claim_due(&mut first, 4).await.unwrap();
     let claimed_second = outbox::claim_due(&mut second, 4).await.unwrap();
     assert_eq!(claimed_first.len(), 4);
-    assert_eq!(claimed_second.len(), 2, "the second sweeper skips the locked rows");
+    assert_eq!(
+        claimed_second.len(),
+        2,
+        "the second sweeper skips the locked rows"
+    );
     let ids = |claimed: &[outbox::PendingMessage]| {
         claimed
             .iter()
@@ -156,13 +163,25 @@ async fn the_inbox_lets_exactly_one_of_two_concurrent_deliveries_through(
 
     // Another consumer of the same event is independent.
     let mut tx = pool.begin().await.unwrap();
-    assert!(inbox::record(&mut tx, "generate-report", &event_id).await.unwrap());
+    assert!(
+        inbox::record(&mut tx, "generate-report", &event_id)
+            .await
+            .unwrap()
+    );
     // A rolled-back delivery leaves no trace: the event can be processed again.
     let other = Uuid::now_v7().to_string();
-    assert!(inbox::record(&mut tx, "create-campaign", &other).await.unwrap());
+    assert!(
+        inbox::record(&mut tx, "create-campaign", &other)
+            .await
+            .unwrap()
+    );
     tx.rollback().await.unwrap();
     let mut tx = pool.begin().await.unwrap();
-    assert!(inbox::record(&mut tx, "create-campaign", &other).await.unwrap());
+    assert!(
+        inbox::record(&mut tx, "create-campaign", &other)
+            .await
+            .unwrap()
+    );
 }
 
 #[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]

@@ -23,7 +23,8 @@ pub enum BusError {
 /// Something that takes an outbox message and makes it a broker message.
 pub trait Publisher: Send + Sync {
     /// Publishes `message` and resolves once the broker has persisted it.
-    fn publish(&self, message: &OutboxMessage) -> impl Future<Output = Result<(), BusError>> + Send;
+    fn publish(&self, message: &OutboxMessage)
+    -> impl Future<Output = Result<(), BusError>> + Send;
 
     /// Whether the broker answers, for `/ready`.
     fn ready(&self) -> impl Future<Output = Result<(), BusError>> + Send;

@@ -1,8 +1,8 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use pulsar::{
-    Authentication, ConnectionRetryOptions, OperationRetryOptions, Producer, Pulsar,
-    TokioExecutor, message::proto, producer::ProducerOptions,
+    Authentication, ConnectionRetryOptions, OperationRetryOptions, Producer, Pulsar, TokioExecutor,
+    message::proto, producer::ProducerOptions,
 };
 use tokio::sync::{Mutex, OnceCell};
 
@@ -79,7 +79,10 @@ impl PulsarBus {
             .await
     }
 
-    async fn producer(&self, topic: Topic) -> Result<Arc<Mutex<Producer<TokioExecutor>>>, BusError> {
+    async fn producer(
+        &self,
+        topic: Topic,
+    ) -> Result<Arc<Mutex<Producer<TokioExecutor>>>, BusError> {
         let mut producers = self.producers.lock().await;
         if let Some(producer) = producers.get(&topic) {
             return Ok(producer.clone());
