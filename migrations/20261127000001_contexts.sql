@@ -17,6 +17,9 @@ CREATE TABLE alpes.influencers (
     sitio_web           text,
     telefono            text,
     estado              text        NOT NULL CHECK (estado IN ('pendiente', 'activo', 'inactivo', 'suspendido')),
+    -- The validated create request, to tell an idempotent replay (same id, same body: 200)
+    -- from a conflicting one (409). NULL when an event created the row.
+    creation_request    jsonb,
     fecha_creacion      timestamptz NOT NULL,
     fecha_actualizacion timestamptz NOT NULL
 );
@@ -30,7 +33,7 @@ CREATE TABLE alpes.campaigns (
     nombre              text          NOT NULL,
     descripcion         text          NOT NULL,
     tipo_comision       text          NOT NULL CHECK (tipo_comision IN ('cpa', 'cpl', 'cpc')),
-    valor_comision      numeric(14,2) NOT NULL CHECK (valor_comision > 0),
+    valor_comision      numeric(17,2) NOT NULL CHECK (valor_comision > 0),
     moneda              char(3)       NOT NULL,
     categorias_objetivo text[]        NOT NULL DEFAULT '{}',
     fecha_inicio        timestamptz   NOT NULL,
@@ -40,11 +43,14 @@ CREATE TABLE alpes.campaigns (
     influencer_nombre   text,
     influencer_email    text,
     tipo_contrato       text          NOT NULL CHECK (tipo_contrato IN ('puntual', 'temporal', 'exclusivo', 'colaboracion')),
-    monto_base          numeric(14,2) NOT NULL CHECK (monto_base > 0),
+    monto_base          numeric(17,2) NOT NULL CHECK (monto_base > 0),
     entregables         text,
     estado              text          NOT NULL CHECK (estado IN ('borrador', 'activa', 'pausada', 'finalizada', 'cancelada')),
     -- The welcome campaign created for a newly registered influencer.
     bienvenida          boolean       NOT NULL DEFAULT false,
+    -- The validated create request, to tell an idempotent replay (same id, same body: 200)
+    -- from a conflicting one (409). NULL when an event created the row.
+    creation_request    jsonb,
     fecha_creacion      timestamptz   NOT NULL,
     fecha_actualizacion timestamptz   NOT NULL,
     CHECK ((influencer_id IS NULL) = (influencer_nombre IS NULL)
@@ -61,13 +67,16 @@ CREATE TABLE alpes.contracts (
     -- Both may come from other producers' events (`inf-12345`, `camp-67890`).
     influencer_id       text          NOT NULL,
     campaign_id         text          NOT NULL,
-    monto_total         numeric(14,2) NOT NULL CHECK (monto_total > 0),
+    monto_total         numeric(17,2) NOT NULL CHECK (monto_total > 0),
     moneda              char(3)       NOT NULL,
     tipo_contrato       text          NOT NULL CHECK (tipo_contrato IN ('puntual', 'temporal', 'exclusivo', 'colaboracion')),
     fecha_inicio        timestamptz,
     fecha_fin           timestamptz   CHECK (fecha_fin IS NULL OR fecha_inicio IS NULL OR fecha_fin > fecha_inicio),
     entregables         text,
     estado              text          NOT NULL CHECK (estado IN ('activo', 'cancelado', 'completado')),
+    -- The validated create request, to tell an idempotent replay (same id, same body: 200)
+    -- from a conflicting one (409). NULL when an event created the row.
+    creation_request    jsonb,
     fecha_creacion      timestamptz   NOT NULL,
     fecha_actualizacion timestamptz   NOT NULL
 );
@@ -89,7 +98,7 @@ CREATE TABLE reportes.reports (
     campaign_id         text          NOT NULL,
     influencer_id       text,
     contract_id         text,
-    monto_total         numeric(14,2),
+    monto_total         numeric(17,2),
     moneda              char(3),
     motivo              text,
     -- The fields of the event the report was made from, as received.

@@ -1,5 +1,6 @@
 //! The campaign aggregate (context `alpes`).
 
+use super::period::at_storage_precision;
 use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -107,6 +108,7 @@ impl Campaign {
         id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<Self, ValidationErrors> {
+        let now = at_storage_precision(now);
         let name = required(input.name.as_deref(), CampaignName::parse).at("nombre");
         let description = required(input.description.as_deref(), LongText::parse).at("descripcion");
         let commission_type = optional(input.commission_type.as_deref(), parse_kind)
@@ -234,6 +236,7 @@ impl Campaign {
         id: Uuid,
         now: DateTime<Utc>,
     ) -> Self {
+        let now = at_storage_precision(now);
         let hundred_dollars = Money::new(Decimal::new(10_000, 2), Currency::USD)
             .expect("100.00 USD is a valid amount");
         let campaign_name = CampaignName::parse(&format!("Campaña de bienvenida para {name}"))

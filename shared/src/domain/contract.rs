@@ -1,6 +1,7 @@
 //! The contract aggregate (context `alpes`). The signing rules are in
 //! [`super::contract_rules`].
 
+use super::period::at_storage_precision;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -87,6 +88,7 @@ impl Contract {
         id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<Self, ValidationErrors> {
+        let now = at_storage_precision(now);
         let influencer_id =
             required(input.influencer_id.as_deref(), ExternalId::parse).at("id_influencer");
         let campaign_id =
@@ -179,6 +181,7 @@ impl Contract {
         id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<Self, ValidationErrors> {
+        let now = at_storage_precision(now);
         let campaign_id =
             required(terms.campaign_id.as_deref(), ExternalId::parse).at("campana_id");
         let influencer_id =

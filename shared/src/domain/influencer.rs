@@ -1,5 +1,6 @@
 //! The influencer aggregate (context `alpes`).
 
+use super::period::at_storage_precision;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -76,6 +77,7 @@ impl Influencer {
         id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<Self, ValidationErrors> {
+        let now = at_storage_precision(now);
         let name = required(input.name.as_deref(), PersonName::parse).at("nombre");
         let email = required(input.email.as_deref(), Email::parse).at("email");
         let categories = match &input.categories {

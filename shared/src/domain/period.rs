@@ -1,6 +1,6 @@
 //! Dates of campaigns and contracts.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 use super::error::InvalidValue;
 
@@ -8,13 +8,19 @@ use super::error::InvalidValue;
 /// of other producers are the wire contract's business, not the API's.
 pub fn parse_rfc3339(raw: &str) -> Result<DateTime<Utc>, InvalidValue> {
     DateTime::parse_from_rfc3339(raw.trim())
-        .map(|instant| instant.with_timezone(&Utc))
+        .map(|instant| at_storage_precision(instant.with_timezone(&Utc)))
         .map_err(|_| {
             InvalidValue::new(format!(
                 "'{}' is not an RFC 3339 date-time (e.g. 2025-09-20T10:00:00Z)",
                 raw.trim()
             ))
         })
+}
+
+/// Instants are kept to the microsecond, the precision PostgreSQL stores and the wire
+/// dates carry, so a value reads back from the store exactly as it was built.
+pub(crate) fn at_storage_precision(instant: DateTime<Utc>) -> DateTime<Utc> {
+    instant.trunc_subsecs(6)
 }
 
 /// The "fin after inicio" rule: an end equal to the start is an empty period, refused.
@@ -36,6 +42,13 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn given_nanoseconds_when_parsed_then_kept_to_the_microsecond_as_stored() {
+        let instant = parse_rfc3339("2026-01-01T00:00:00.123456789Z").unwrap();
+
+        assert_eq!(instant.to_rfc3339(), "2026-01-01T00:00:00.123456+00:00");
+    }
 
     #[test]
     fn accepts_rfc3339_with_any_offset_as_utc() {

@@ -1,6 +1,7 @@
 //! The report aggregate (context `reportes`): built from events only, so its inputs
 //! are already-parsed values and its operations cannot fail on input, only decline.
 
+use super::period::at_storage_precision;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
@@ -120,6 +121,7 @@ impl Report {
         pending: Option<CancellationReason>,
         now: DateTime<Utc>,
     ) -> Self {
+        let now = at_storage_precision(now);
         let label = input
             .campaign_name
             .as_deref()
@@ -154,6 +156,7 @@ impl Report {
         pending: Option<CancellationReason>,
         now: DateTime<Utc>,
     ) -> Self {
+        let now = at_storage_precision(now);
         Self::created(
             Self {
                 id,
@@ -193,6 +196,7 @@ impl Report {
         total: Money,
         now: DateTime<Utc>,
     ) -> AttachOutcome {
+        let now = at_storage_precision(now);
         if self.state == ReportState::Cancelado {
             return AttachOutcome::ReportCancelled;
         }
@@ -217,6 +221,7 @@ impl Report {
     /// The saga's compensation: `cancelado` with `motivo`, from `activo` or
     /// `completado`; terminal. Idempotent: a second cancellation changes nothing.
     pub fn cancel(&mut self, reason: CancellationReason, now: DateTime<Utc>) -> CancelOutcome {
+        let now = at_storage_precision(now);
         if self.state == ReportState::Cancelado {
             return CancelOutcome::AlreadyCancelled;
         }

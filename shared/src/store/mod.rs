@@ -5,9 +5,15 @@
 //! for one context and sets `search_path` to its schema, so the same statements work
 //! whether the contexts share one database or each has its own.
 
+pub mod campaigns;
+pub mod contracts;
 mod error;
 pub mod inbox;
+pub mod influencers;
 pub mod outbox;
+mod page;
+pub mod reports;
+mod rows;
 
 use std::time::Duration;
 
@@ -18,6 +24,7 @@ use sqlx::{
 };
 
 pub use error::{Constraint, StoreError};
+pub use page::Page;
 
 /// Every migration of both contexts, embedded at build time.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
