@@ -45,7 +45,14 @@ run: tools services ## Start the services and run one function: make run FUNCTIO
 build: tools ## Build every function binary (debug)
 	$(CARGO) build --workspace --bins
 
-test: tools services ## Start the services, then run the whole test suite
+# The services start (first run: Maven resolves Pulsar) while the tests compile.
+test: tools ## Start the services, then run the whole test suite
+	@mkdir -p .local/logs
+	@scripts/services.sh up >.local/logs/services-up.log 2>&1 & services=$$!; \
+	$(CARGO) test --workspace --all-targets --no-run; built=$$?; \
+	wait $$services; up=$$?; cat .local/logs/services-up.log; \
+	if [ $$up -ne 0 ]; then echo "error: the services did not start"; exit $$up; fi; \
+	if [ $$built -ne 0 ]; then exit $$built; fi
 	timeout $(TEST_TIMEOUT) $(CARGO) test --workspace --all-targets --no-fail-fast
 
 fmt: ## Format the code
@@ -56,7 +63,7 @@ fmt-check:
 
 lint: tools fmt-check ## cargo fmt --check, clippy -D warnings, shellcheck, one TLS backend
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	shellcheck -x scripts/*.sh .ci/run
+	shellcheck -x -P SCRIPTDIR scripts/*.sh .ci/run
 	@# One rustls crypto backend (aws-lc-rs) for the whole graph: two make TLS panic.
 	@if $(CARGO) tree --workspace -e normal,build,dev -i ring 2>/dev/null | grep -q .; then \
 	  echo "error: the ring crate entered the dependency graph; use the aws-lc-rs backend"; exit 1; fi

@@ -7,6 +7,7 @@
 # PG_BIN (the PostgreSQL 15 server binaries), PG_START_TIMEOUT (60 s).
 # Databases: `alpes` and `reportes` (SPEC section 2: one per bounded context).
 # The cluster's superuser is PG_USER, so tests can create a fresh database per test.
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PG_PORT=${PG_PORT:-5432}

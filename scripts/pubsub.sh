@@ -5,6 +5,7 @@
 #
 # Settings: PUBSUB_PORT (8085), PUBSUB_PROJECT (alpes-local), PUBSUB_START_TIMEOUT (90 s).
 # Clients find it through PUBSUB_EMULATOR_HOST=127.0.0.1:$PUBSUB_PORT.
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PUBSUB_PORT=${PUBSUB_PORT:-8085}

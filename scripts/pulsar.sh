@@ -9,6 +9,7 @@
 #   PULSAR_START_TIMEOUT (180 s), PULSAR_HEAP (512m),
 #   PULSAR_CACHE (~/.cache/alpes-partners): where the resolved class path is kept.
 # The version is pinned once, in scripts/pulsar/pom.xml.
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PULSAR_PORT=${PULSAR_PORT:-6650}
@@ -72,7 +73,7 @@ start() {
     } >"$DATA_DIR/standalone.conf"
     log "starting Apache Pulsar $VERSION standalone on $SERVICE_URL, admin $ADMIN (log: $LOG_FILE)"
     (
-      cd "$DATA_DIR"
+      cd "$DATA_DIR" || exit 1
       # The --add-opens flags are those of Pulsar's own launcher for Java 17.
       exec setsid java -Xms128m -Xmx"$PULSAR_HEAP" -XX:MaxDirectMemorySize=256m -XX:+UseG1GC \
         -XX:+ExitOnOutOfMemoryError -Djava.net.preferIPv4Stack=true \

@@ -3,6 +3,7 @@
 # the Pub/Sub emulator. Idempotent: what already runs is left alone.
 #
 #   scripts/services.sh up|down|status
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 here="$REPO_ROOT/scripts"

@@ -2,6 +2,7 @@
 # Installs the tools a fresh Debian machine lacks: protoc (the pulsar crate's build needs
 # it), the PostgreSQL client and shellcheck (`make lint`). Idempotent; as root it uses
 # apt-get, otherwise it says what to install.
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 missing=()
