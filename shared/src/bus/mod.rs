@@ -1,12 +1,16 @@
 //! Publishing integration events: one small trait, a Pulsar and a Pub/Sub implementation,
 //! and the outbox relay that drives them.
 
+mod pubsub;
 mod pulsar;
 pub mod relay;
 
 use std::future::Future;
 
-pub use self::pulsar::{PulsarBus, PulsarSettings};
+pub use self::{
+    pubsub::PubSubBus,
+    pulsar::{PulsarBus, PulsarSettings},
+};
 use crate::store::outbox::OutboxMessage;
 
 /// Why a publish failed. Every failure is retried later from the outbox.
@@ -28,4 +32,26 @@ pub trait Publisher: Send + Sync {
 
     /// Whether the broker answers, for `/ready`.
     fn ready(&self) -> impl Future<Output = Result<(), BusError>> + Send;
+}
+
+/// The bus a function is configured with (`EVENT_BUS`).
+pub enum EventBus {
+    Pulsar(PulsarBus),
+    PubSub(PubSubBus),
+}
+
+impl Publisher for EventBus {
+    async fn publish(&self, message: &OutboxMessage) -> Result<(), BusError> {
+        match self {
+            Self::Pulsar(bus) => bus.publish(message).await,
+            Self::PubSub(bus) => bus.publish(message).await,
+        }
+    }
+
+    async fn ready(&self) -> Result<(), BusError> {
+        match self {
+            Self::Pulsar(bus) => bus.ready().await,
+            Self::PubSub(bus) => bus.ready().await,
+        }
+    }
 }

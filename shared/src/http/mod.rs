@@ -1,10 +1,19 @@
-//! The function runtime: every function binary is `telemetry::init` + `serve(app)`.
+//! The function runtime: configuration, telemetry, problem+json errors, the event
+//! endpoint and its authentication, and `serve` (Cloud Run port or AWS Lambda).
 
+pub mod config;
+pub mod events;
 pub mod json;
 pub mod problem;
+pub mod push_auth;
+mod runtime;
 mod serve;
 pub mod telemetry;
 
+pub use config::{BusSettings, ConfigError, FunctionConfig, PushAuthSettings};
+pub use events::{EventDelivery, EventError, EventHandler, Handled, events_router};
 pub use json::{BODY_LIMIT, Json};
 pub use problem::ApiError;
+pub use push_auth::PushAuth;
+pub use runtime::Runtime;
 pub use serve::{health_routes, serve, shutdown_signal};

@@ -30,6 +30,8 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
     Unauthorized(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
     /// A dependency (database, broker) is down: retry later.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -57,6 +59,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -82,6 +85,7 @@ impl IntoResponse for ApiError {
                 ("/problems/payload-too-large", "Request body too large")
             }
             Self::Unauthorized(_) => ("/problems/unauthorized", "Missing or invalid credentials"),
+            Self::MethodNotAllowed => ("/problems/method-not-allowed", "Method not allowed"),
             Self::Unavailable(_) => ("/problems/unavailable", "Service temporarily unavailable"),
             Self::Internal(_) => ("/problems/internal", "Internal error"),
         };

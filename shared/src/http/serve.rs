@@ -8,15 +8,18 @@ pub fn health_routes() -> Router {
     Router::new().route("/health", get(|| async { StatusCode::OK }))
 }
 
-/// Serves `app` on `0.0.0.0:$PORT` (default 8080, as on Cloud Run) until SIGTERM or
-/// Ctrl-C, then stops accepting and lets in-flight requests finish.
-pub async fn serve(app: Router) -> anyhow::Result<()> {
-    let port = match std::env::var("PORT") {
-        Ok(raw) => raw
-            .parse::<u16>()
-            .map_err(|_| anyhow::anyhow!("PORT must be a TCP port number, got {raw:?}"))?,
-        Err(_) => 8080,
-    };
+/// Serves `app` until SIGTERM or Ctrl-C, then stops accepting and lets in-flight
+/// requests finish (Cloud Run allows 10 s after SIGTERM).
+///
+/// Under AWS Lambda (`AWS_LAMBDA_RUNTIME_API` is set) the same router answers Lambda
+/// invocations through `lambda_http` (API Gateway, ALB and function URL events) instead.
+pub async fn serve(app: Router, port: u16) -> anyhow::Result<()> {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        tracing::info!("running under AWS Lambda");
+        return lambda_http::run(app)
+            .await
+            .map_err(|error| anyhow::anyhow!("lambda runtime: {error}"));
+    }
     let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))).await?;
     tracing::info!(address = %listener.local_addr()?, "listening");
     axum::serve(listener, app)

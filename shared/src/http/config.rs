@@ -1,0 +1,316 @@
+//! A function's configuration: environment variables only, read once at start into typed
+//! values. A missing or malformed variable stops the process with a message naming it.
+
+use std::{collections::HashMap, str::FromStr, time::Duration};
+
+use sqlx::postgres::PgConnectOptions;
+
+use crate::{bus::PulsarSettings, store::DatabaseSettings};
+
+/// A configuration problem, naming the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(variable: &str, problem: impl Into<String>) -> Self {
+        Self {
+            variable: variable.to_owned(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Which broker carries the integration events.
+#[derive(Debug, Clone)]
+pub enum BusSettings {
+    Pulsar(PulsarSettings),
+    /// Google Pub/Sub; `emulator` is `host:port` of a local emulator (PUBSUB_EMULATOR_HOST).
+    PubSub {
+        project: String,
+        emulator: Option<String>,
+        timeout: Duration,
+    },
+}
+
+/// How the event endpoint authenticates pushes (SPEC section 6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushAuthSettings {
+    /// A Google-signed OIDC ID token for `audience`, from one of `service_accounts`
+    /// (any service account when empty), checked against the keys at `certs_url`.
+    Oidc {
+        audience: String,
+        service_accounts: Vec<String>,
+        certs_url: String,
+    },
+    /// `Authorization: Bearer <token>` with this exact token (local runs).
+    Static { token: String },
+    /// No check at all: only for the Pub/Sub emulator, which pushes without a token.
+    Disabled,
+}
+
+/// Everything a function reads from its environment.
+#[derive(Debug, Clone)]
+pub struct FunctionConfig {
+    pub port: u16,
+    pub database: DatabaseSettings,
+    pub bus: BusSettings,
+    pub push_auth: PushAuthSettings,
+    /// Bound on one HTTP request, below Cloud Run's own timeout.
+    pub request_timeout: Duration,
+    /// How often the outbox relay sweeps for unpublished events.
+    pub relay_interval: Duration,
+}
+
+/// Google's OIDC signing keys.
+pub const GOOGLE_CERTS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
+
+impl FunctionConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Reads the given variables (tests pass their own).
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let env = Env(vars
+            .into_iter()
+            .filter(|(_, value)| !value.trim().is_empty())
+            .collect());
+        let database_url = env.required("DATABASE_URL")?;
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "must be a postgres:// or postgresql:// URL",
+            ));
+        }
+        let connect = PgConnectOptions::from_str(&database_url).map_err(|error| {
+            ConfigError::new("DATABASE_URL", format!("not a PostgreSQL URL ({error})"))
+        })?;
+        let mut database = DatabaseSettings::new(connect);
+        database.max_connections = env.parse_or("DATABASE_MAX_CONNECTIONS", 10)?;
+        database.acquire_timeout = env.millis_or("DATABASE_ACQUIRE_TIMEOUT_MS", 3_000)?;
+        database.statement_timeout = env.millis_or("DATABASE_STATEMENT_TIMEOUT_MS", 5_000)?;
+
+        let bus_timeout = env.millis_or("PUBLISH_TIMEOUT_MS", 5_000)?;
+        let bus = match env.get("EVENT_BUS").unwrap_or("pulsar") {
+            "pulsar" => BusSettings::Pulsar(PulsarSettings {
+                url: env.pulsar_url()?,
+                token: env.get("PULSAR_TOKEN").map(str::to_owned),
+                operation_timeout: bus_timeout,
+            }),
+            "pubsub" => BusSettings::PubSub {
+                project: env.required("GCP_PROJECT")?,
+                emulator: env.get("PUBSUB_EMULATOR_HOST").map(str::to_owned),
+                timeout: bus_timeout,
+            },
+            other => {
+                return Err(ConfigError::new(
+                    "EVENT_BUS",
+                    format!("must be pulsar or pubsub, got {other:?}"),
+                ));
+            }
+        };
+
+        let push_auth = match env.get("PUSH_AUTH").unwrap_or("oidc") {
+            "oidc" => PushAuthSettings::Oidc {
+                audience: env.required("PUSH_AUDIENCE")?,
+                service_accounts: env
+                    .get("PUSH_SERVICE_ACCOUNTS")
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|account| !account.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                certs_url: env
+                    .get("PUSH_CERTS_URL")
+                    .unwrap_or(GOOGLE_CERTS_URL)
+                    .to_owned(),
+            },
+            "static" => PushAuthSettings::Static {
+                token: env.required("PUSH_TOKEN")?,
+            },
+            "none" => PushAuthSettings::Disabled,
+            other => {
+                return Err(ConfigError::new(
+                    "PUSH_AUTH",
+                    format!("must be oidc, static or none, got {other:?}"),
+                ));
+            }
+        };
+
+        Ok(Self {
+            port: env.parse_or("PORT", 8080)?,
+            database,
+            bus,
+            push_auth,
+            request_timeout: env.millis_or("REQUEST_TIMEOUT_MS", 30_000)?,
+            relay_interval: env.millis_or("RELAY_INTERVAL_MS", 2_000)?,
+        })
+    }
+}
+
+struct Env(HashMap<String, String>);
+
+impl Env {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    fn required(&self, name: &str) -> Result<String, ConfigError> {
+        self.get(name)
+            .map(str::to_owned)
+            .ok_or_else(|| ConfigError::new(name, "is required but not set"))
+    }
+
+    fn parse_or<T>(&self, name: &str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .trim()
+                .parse()
+                .map_err(|error| ConfigError::new(name, format!("cannot read {raw:?}: {error}"))),
+        }
+    }
+
+    fn millis_or(&self, name: &str, default: u64) -> Result<Duration, ConfigError> {
+        let millis: u64 = self.parse_or(name, default)?;
+        if millis == 0 {
+            return Err(ConfigError::new(name, "must be more than 0 milliseconds"));
+        }
+        Ok(Duration::from_millis(millis))
+    }
+
+    /// `PULSAR_URL`, or `PULSAR_ADDRESS` (a host, as the existing tools use), or localhost.
+    fn pulsar_url(&self) -> Result<String, ConfigError> {
+        if let Some(url) = self.get("PULSAR_URL") {
+            if !(url.starts_with("pulsar://") || url.starts_with("pulsar+ssl://")) {
+                return Err(ConfigError::new(
+                    "PULSAR_URL",
+                    format!("must start with pulsar:// or pulsar+ssl://, got {url:?}"),
+                ));
+            }
+            return Ok(url.to_owned());
+        }
+        Ok(match self.get("PULSAR_ADDRESS") {
+            Some(host) if host.contains(':') => format!("pulsar://{host}"),
+            Some(host) => format!("pulsar://{host}:6650"),
+            None => "pulsar://localhost:6650".to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect()
+    }
+
+    const DB: (&str, &str) = (
+        "DATABASE_URL",
+        "postgres://alpes:alpes@127.0.0.1:5432/alpes",
+    );
+
+    #[test]
+    fn the_local_minimum_is_a_database_and_a_push_token() {
+        let config = FunctionConfig::from_vars(vars(&[
+            DB,
+            ("PUSH_AUTH", "static"),
+            ("PUSH_TOKEN", "s3cret"),
+        ]))
+        .unwrap();
+        assert_eq!(config.port, 8080);
+        assert!(
+            matches!(&config.bus, BusSettings::Pulsar(p) if p.url == "pulsar://localhost:6650")
+        );
+        assert_eq!(
+            config.push_auth,
+            PushAuthSettings::Static {
+                token: "s3cret".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn a_missing_variable_is_named() {
+        let error = FunctionConfig::from_vars(vars(&[])).unwrap_err();
+        assert_eq!(error.variable, "DATABASE_URL");
+        let error = FunctionConfig::from_vars(vars(&[DB])).unwrap_err();
+        assert_eq!(
+            error.variable, "PUSH_AUDIENCE",
+            "OIDC is the default push auth"
+        );
+        let error =
+            FunctionConfig::from_vars(vars(&[DB, ("EVENT_BUS", "pubsub"), ("PUSH_AUTH", "none")]))
+                .unwrap_err();
+        assert_eq!(error.variable, "GCP_PROJECT");
+    }
+
+    #[test]
+    fn a_malformed_variable_is_named_with_its_value() {
+        for (name, value) in [
+            ("PORT", "eighty"),
+            ("DATABASE_URL", "mysql://nope"),
+            ("EVENT_BUS", "kafka"),
+            ("PUSH_AUTH", "maybe"),
+            ("PULSAR_URL", "http://broker:6650"),
+            ("REQUEST_TIMEOUT_MS", "0"),
+        ] {
+            let mut pairs = vars(&[DB, ("PUSH_AUTH", "none")]);
+            pairs.push((name.to_owned(), value.to_owned()));
+            let error = FunctionConfig::from_vars(pairs).unwrap_err();
+            assert_eq!(error.variable, name, "{error}");
+            assert!(error.to_string().starts_with(name));
+        }
+    }
+
+    #[test]
+    fn pulsar_address_is_accepted_like_the_existing_tools() {
+        let config = FunctionConfig::from_vars(vars(&[
+            DB,
+            ("PUSH_AUTH", "none"),
+            ("PULSAR_ADDRESS", "broker"),
+        ]))
+        .unwrap();
+        assert!(matches!(&config.bus, BusSettings::Pulsar(p) if p.url == "pulsar://broker:6650"));
+    }
+
+    #[test]
+    fn oidc_takes_an_audience_and_allowed_accounts() {
+        let config = FunctionConfig::from_vars(vars(&[
+            DB,
+            ("PUSH_AUDIENCE", "https://generate-report-xyz.a.run.app"),
+            (
+                "PUSH_SERVICE_ACCOUNTS",
+                "bridge@p.iam.gserviceaccount.com, other@p.iam.gserviceaccount.com",
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.push_auth,
+            PushAuthSettings::Oidc {
+                audience: "https://generate-report-xyz.a.run.app".to_owned(),
+                service_accounts: vec![
+                    "bridge@p.iam.gserviceaccount.com".to_owned(),
+                    "other@p.iam.gserviceaccount.com".to_owned()
+                ],
+                certs_url: GOOGLE_CERTS_URL.to_owned(),
+            }
+        );
+    }
+}
