@@ -1,8 +1,279 @@
-//! Registers influencers: POST /influencers and the EventoCrearInfluencer command.
+//! register-influencer: `POST /influencers`, `GET /influencers[/{id}]`, and the
+//! `EventoCrearInfluencer` command of the existing tools. Emits
+//! `EventoInfluencerRegistrado` on `eventos-influencers`.
 
-use axum::Router;
+use std::sync::Arc;
 
-/// The service's routes. For now only `GET /health`.
-pub fn app() -> Router {
-    alpes_shared::http::health_routes()
+use alpes_shared::{
+    domain::{Influencer, NewInfluencer, ValidationErrors},
+    events::{EventMetadata, InfluencerRegistradoPayload, IntegrationEvent, Topic, convert},
+    http::{
+        ApiError, CreateRequest, EventDelivery, EventError, EventHandler, Handled, ListQuery,
+        Runtime, events_router,
+    },
+    store::{
+        Constraint, StoreError, inbox, influencers,
+        outbox::{self, OutboxMessage},
+    },
+};
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+pub const NAME: &str = "register-influencer";
+
+/// The service: its API, its event endpoint, and the shared runtime's endpoints.
+pub fn app(runtime: Runtime) -> Router {
+    let api = Router::new()
+        .route("/influencers", get(list).post(register))
+        .route("/influencers/{id}", get(find))
+        .with_state(runtime.clone());
+    let events = events_router(
+        Arc::new(Commands {
+            runtime: runtime.clone(),
+        }),
+        runtime.push_auth.clone(),
+    );
+    runtime.router(api.merge(events))
+}
+
+/// An influencer as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct InfluencerBody {
+    id: Uuid,
+    nombre: String,
+    email: String,
+    categorias: Vec<String>,
+    plataformas: Vec<&'static str>,
+    descripcion: Option<String>,
+    biografia: Option<String>,
+    sitio_web: Option<String>,
+    telefono: Option<String>,
+    estado: &'static str,
+    fecha_creacion: DateTime<Utc>,
+}
+
+impl From<&Influencer> for InfluencerBody {
+    fn from(influencer: &Influencer) -> Self {
+        Self {
+            id: influencer.id(),
+            nombre: influencer.name().to_string(),
+            email: influencer.email().to_string(),
+            categorias: influencer.categories().as_slice().to_vec(),
+            plataformas: influencer.platforms().as_strs(),
+            descripcion: influencer.description().map(ToString::to_string),
+            biografia: influencer.biography().map(ToString::to_string),
+            sitio_web: influencer.website().map(ToString::to_string),
+            telefono: influencer.phone().map(ToString::to_string),
+            estado: influencer.state().as_str(),
+            fecha_creacion: influencer.created_at(),
+        }
+    }
+}
+
+/// What registering produced: a new influencer, or the one an identical earlier request
+/// already registered.
+enum Registered {
+    Created(Influencer),
+    Replayed(Influencer),
+}
+
+/// The `InfluencerRegistrado` announcement of `influencer`.
+fn registered_event(influencer: &Influencer) -> IntegrationEvent {
+    IntegrationEvent::from(InfluencerRegistradoPayload {
+        id_influencer: Some(influencer.id().to_string()),
+        nombre: Some(influencer.name().to_string()),
+        email: Some(influencer.email().to_string()),
+        categorias: Some(influencer.categories().as_slice().to_vec()),
+        fecha_registro: Some(convert::epoch_millis(influencer.created_at())),
+    })
+}
+
+/// Stores `influencer` and its announcement in one transaction. `creation_request` is
+/// the API body (for idempotent replays); `caused_by` the command that asked for it.
+async fn store_new(
+    runtime: &Runtime,
+    influencer: &Influencer,
+    creation_request: Option<&serde_json::Value>,
+    caused_by: Option<&EventMetadata>,
+    inbox_event: Option<&str>,
+) -> Result<Option<Uuid>, StoreError> {
+    let event = registered_event(influencer);
+    let metadata = match caused_by {
+        Some(command) => command.follow_up(&event, NAME),
+        None => EventMetadata::new(&event, influencer.id().to_string(), NAME),
+    };
+    let message = OutboxMessage::new(&event, &metadata)
+        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    let mut tx = runtime.pool.begin().await?;
+    if let Some(event_id) = inbox_event
+        && !inbox::record(&mut tx, NAME, event_id).await?
+    {
+        return Ok(None);
+    }
+    influencers::insert(&mut tx, influencer, creation_request).await?;
+    outbox::enqueue(&mut tx, &message).await?;
+    tx.commit().await?;
+    Ok(Some(message.event_id))
+}
+
+/// `POST /influencers`: 201 with the influencer; 200 when the same `id` and body were
+/// already registered; 409 for a taken email or an `id` used with another body.
+async fn register(
+    State(runtime): State<Runtime>,
+    request: CreateRequest<NewInfluencer>,
+) -> Result<Response, ApiError> {
+    let CreateRequest { id, input, body } = request;
+    let influencer = Influencer::register(input, id.unwrap_or_else(Uuid::now_v7), Utc::now())?;
+    let outcome = match store_new(&runtime, &influencer, Some(&body), None, None).await {
+        Ok(Some(event_id)) => {
+            runtime.publish_committed(&[event_id]).await;
+            Registered::Created(influencer)
+        }
+        Ok(None) => unreachable!("no inbox check over HTTP"),
+        Err(StoreError::Conflict(Constraint::PrimaryKey(_))) => {
+            replay(&runtime, influencer.id(), &body).await?
+        }
+        Err(StoreError::Conflict(Constraint::InfluencerEmail)) => {
+            // The same request replayed conflicts on the email too: check the id first.
+            match id {
+                Some(id) => replay(&runtime, id, &body).await.map_err(|_| {
+                    ApiError::Conflict("the email belongs to another influencer".into())
+                })?,
+                None => {
+                    return Err(ApiError::Conflict(
+                        "the email belongs to another influencer".into(),
+                    ));
+                }
+            }
+        }
+        Err(error) => return Err(error.into()),
+    };
+    Ok(match outcome {
+        Registered::Created(influencer) => (
+            StatusCode::CREATED,
+            [(
+                header::LOCATION,
+                format!("/influencers/{}", influencer.id()),
+            )],
+            Json(InfluencerBody::from(&influencer)),
+        )
+            .into_response(),
+        Registered::Replayed(influencer) => {
+            (StatusCode::OK, Json(InfluencerBody::from(&influencer))).into_response()
+        }
+    })
+}
+
+/// The influencer an earlier request with this `id` registered, if that request had
+/// the same body; a conflict otherwise.
+async fn replay(
+    runtime: &Runtime,
+    id: Uuid,
+    body: &serde_json::Value,
+) -> Result<Registered, ApiError> {
+    let mut conn = runtime.pool.acquire().await.map_err(StoreError::from)?;
+    match influencers::find(&mut conn, id).await? {
+        Some(stored) if stored.creation_request.as_ref() == Some(body) => {
+            Ok(Registered::Replayed(stored.influencer))
+        }
+        Some(_) => Err(ApiError::Conflict(format!(
+            "influencer {id} was created with a different body"
+        ))),
+        None => Err(ApiError::Conflict(format!("influencer {id} conflicts"))),
+    }
+}
+
+/// `GET /influencers/{id}`.
+async fn find(
+    State(runtime): State<Runtime>,
+    Path(id): Path<String>,
+) -> Result<Json<InfluencerBody>, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no influencer {id}"));
+    let uuid = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    let mut conn = runtime.pool.acquire().await.map_err(StoreError::from)?;
+    let stored = influencers::find(&mut conn, uuid)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Json(InfluencerBody::from(&stored.influencer)))
+}
+
+/// `GET /influencers?categoria=&estado=&limite=&offset=`.
+async fn list(
+    State(runtime): State<Runtime>,
+    query: ListQuery,
+) -> Result<Json<Vec<InfluencerBody>>, ApiError> {
+    let mut errors = ValidationErrors::new();
+    let page = query.page(&mut errors);
+    let filter = influencers::InfluencerFilter {
+        category: query.text("categoria").map(str::to_lowercase),
+        state: query.parsed("estado", &mut errors),
+    };
+    ListQuery::finish(errors, ())?;
+    let mut conn = runtime.pool.acquire().await.map_err(StoreError::from)?;
+    let found = influencers::list(&mut conn, &filter, page).await?;
+    Ok(Json(found.iter().map(InfluencerBody::from).collect()))
+}
+
+/// The `EventoCrearInfluencer` command: registers like the API, with the command's `id`.
+struct Commands {
+    runtime: Runtime,
+}
+
+impl EventHandler for Commands {
+    fn topics(&self) -> &'static [Topic] {
+        &[Topic::CrearInfluencer]
+    }
+
+    async fn handle(&self, delivery: EventDelivery) -> Result<Handled, EventError> {
+        let IntegrationEvent::CrearInfluencer(command) = delivery.event else {
+            return Err(EventError::Permanent("not an EventoCrearInfluencer".into()));
+        };
+        let id = command
+            .id
+            .as_deref()
+            .and_then(|id| Uuid::parse_str(id.trim()).ok())
+            .ok_or_else(|| EventError::Permanent(format!("id {:?} is not a UUID", command.id)))?;
+        let input = NewInfluencer {
+            name: command.nombre,
+            email: command.email,
+            categories: command.categorias,
+            platforms: None,
+            description: command.descripcion,
+            biography: command.biografia,
+            website: command.sitio_web,
+            phone: command.telefono,
+        };
+        let influencer = Influencer::register(input, id, Utc::now())
+            .map_err(|errors| EventError::Permanent(format!("invalid command: {errors}")))?;
+        let event_id = delivery.metadata.event_id.to_string();
+        match store_new(
+            &self.runtime,
+            &influencer,
+            None,
+            Some(&delivery.metadata),
+            Some(&event_id),
+        )
+        .await
+        {
+            Ok(Some(published)) => {
+                self.runtime.publish_committed(&[published]).await;
+                Ok(Handled::Applied)
+            }
+            Ok(None) => Ok(Handled::Duplicate),
+            // The same influencer id again, under another event id: already registered.
+            Err(StoreError::Conflict(Constraint::PrimaryKey(_))) => Ok(Handled::Duplicate),
+            Err(StoreError::Conflict(Constraint::InfluencerEmail)) => Err(EventError::Permanent(
+                "the email belongs to another influencer".into(),
+            )),
+            Err(error) => Err(error.into()),
+        }
+    }
 }

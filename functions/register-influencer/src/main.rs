@@ -1,5 +1,14 @@
+use alpes_shared::{
+    http::{FunctionConfig, Runtime, serve, telemetry},
+    store::Context,
+};
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    alpes_shared::http::telemetry::init("register-influencer");
-    alpes_shared::http::serve(register_influencer::app(), 8080).await
+    telemetry::init(register_influencer::NAME);
+    let config = FunctionConfig::from_env()?;
+    let port = config.port;
+    let runtime = Runtime::new(register_influencer::NAME, config, Context::Alpes);
+    runtime.spawn_relay();
+    serve(register_influencer::app(runtime), port).await
 }

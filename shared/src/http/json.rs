@@ -59,3 +59,37 @@ fn strip_position(message: &str) -> String {
         None => message.to_owned(),
     }
 }
+
+/// A create request: the optional client-chosen `id` (a UUID; the idempotency key), the
+/// typed input, and the body as received (stored to tell a replay from a conflict).
+#[derive(Debug, Clone)]
+pub struct CreateRequest<T> {
+    pub id: Option<uuid::Uuid>,
+    pub input: T,
+    pub body: serde_json::Value,
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for CreateRequest<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Json(body) = Json::<serde_json::Value>::from_request(request, state).await?;
+        if !body.is_object() {
+            return Err(ApiError::validation("body", "must be a JSON object"));
+        }
+        let id = match body.get("id") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(raw)) => Some(
+                uuid::Uuid::parse_str(raw.trim())
+                    .map_err(|_| ApiError::validation("id", "must be a UUID"))?,
+            ),
+            Some(_) => return Err(ApiError::validation("id", "must be a UUID string")),
+        };
+        let input = serde_path_to_error::deserialize(&body).map_err(|error| {
+            let path = error.path().to_string();
+            let field = if path == "." { "body".to_owned() } else { path };
+            ApiError::validation(&field, strip_position(&error.into_inner().to_string()))
+        })?;
+        Ok(Self { id, input, body })
+    }
+}

@@ -6,14 +6,16 @@ pub mod events;
 pub mod json;
 pub mod problem;
 pub mod push_auth;
+pub mod query;
 mod runtime;
 mod serve;
 pub mod telemetry;
 
 pub use config::{BusSettings, ConfigError, FunctionConfig, PushAuthSettings};
 pub use events::{EventDelivery, EventError, EventHandler, Handled, events_router};
-pub use json::{BODY_LIMIT, Json};
+pub use json::{BODY_LIMIT, CreateRequest, Json};
 pub use problem::ApiError;
 pub use push_auth::PushAuth;
+pub use query::ListQuery;
 pub use runtime::Runtime;
 pub use serve::{health_routes, serve, shutdown_signal};

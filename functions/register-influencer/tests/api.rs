@@ -1,0 +1,458 @@
+//! `register-influencer` over HTTP against the real PostgreSQL and Pulsar: every status
+//! of the API contract, idempotent creates, the event published through the outbox, and
+//! the `EventoCrearInfluencer` command on the event endpoint.
+
+use std::collections::BTreeMap;
+
+use alpes_shared::{
+    events::{CrearInfluencerPayload, IntegrationEvent, Topic},
+    store::Context,
+    testing::{TestApp, receive_matching, subscribe},
+};
+use serde_json::{Value, json};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use uuid::Uuid;
+
+async fn spawn(connect: PgConnectOptions) -> TestApp {
+    TestApp::spawn(
+        register_influencer::NAME,
+        Context::Alpes,
+        connect,
+        &[],
+        register_influencer::app,
+    )
+    .await
+}
+
+fn ana() -> Value {
+    json!({
+        "nombre": "  Ana García ",
+        "email": "Ana.Garcia@Example.com",
+        "categorias": ["Moda", "lifestyle", "moda"],
+        "plataformas": ["instagram"],
+        "sitio_web": "https://ana.example.com",
+        "telefono": "+34 600 111 222",
+    })
+}
+
+async fn post(app: &TestApp, body: &Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/influencers"))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn problem(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert!(body["title"].is_string() && body["type"].is_string() && body["detail"].is_string());
+    body
+}
+
+fn fields(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|error| error["campo"].as_str().unwrap())
+        .collect()
+}
+
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn registering_stores_answers_201_and_announces_the_influencer(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let app = spawn(connect).await;
+    let mut announcements = subscribe(Topic::Influencers).await;
+
+    let response = post(&app, &ana()).await;
+    assert_eq!(response.status(), 201);
+    assert!(response.headers().contains_key("x-request-id"));
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(
+        location,
+        format!("/influencers/{}", created["id"].as_str().unwrap())
+    );
+    assert_eq!(created["nombre"], "Ana García");
+    assert_eq!(created["email"], "ana.garcia@example.com");
+    assert_eq!(created["categorias"], json!(["moda", "lifestyle"]));
+    assert_eq!(created["estado"], "pendiente");
+
+    let fetched: Value = app
+        .client
+        .get(app.url(&location))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fetched, created);
+
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (event, properties) = receive_matching(&mut announcements, Topic::Influencers, |event| {
+        matches!(event, IntegrationEvent::InfluencerRegistrado(p) if p.id_influencer.as_deref() == Some(id.as_str()))
+    })
+    .await;
+    let IntegrationEvent::InfluencerRegistrado(payload) = event else {
+        unreachable!()
+    };
+    assert_eq!(payload.email.as_deref(), Some("ana.garcia@example.com"));
+    assert_eq!(properties["event_type"], "InfluencerRegistrado");
+    assert_eq!(properties["correlation_id"], id);
+    assert_eq!(properties["producer"], "register-influencer");
+}
+
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn bad_bodies_get_clear_problems(_: PgPoolOptions, connect: PgConnectOptions) {
+    let app = spawn(connect).await;
+
+    let not_json = app
+        .client
+        .post(app.url("/influencers"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    problem(not_json, 400).await;
+
+    let wrong_type = problem(
+        post(
+            &app,
+            &json!({"nombre": "Ana", "email": "a@b.co", "categorias": "moda"}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(fields(&wrong_type), vec!["categorias"]);
+
+    let everything_wrong = problem(
+        post(
+            &app,
+            &json!({"nombre": " ", "email": "nope", "categorias": [], "plataformas": ["myspace"],
+                    "sitio_web": "ftp://x", "telefono": "12", "id": "not-a-uuid"}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(
+        fields(&everything_wrong),
+        vec!["id"],
+        "the id is checked first"
+    );
+    let everything_wrong = problem(
+        post(
+            &app,
+            &json!({"nombre": " ", "email": "nope", "categorias": [], "plataformas": ["myspace"],
+                    "sitio_web": "ftp://x", "telefono": "12"}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    for field in ["nombre", "email", "categorias", "sitio_web", "telefono"] {
+        assert!(
+            fields(&everything_wrong).contains(&field),
+            "{field}: {everything_wrong}"
+        );
+    }
+    assert!(
+        fields(&everything_wrong)
+            .iter()
+            .any(|f| f.starts_with("plataformas"))
+    );
+
+    let huge = json!({"nombre": "Ana", "email": "a@b.co", "categorias": ["moda"],
+                      "descripcion": "x".repeat(70 * 1024)});
+    problem(post(&app, &huge).await, 413).await;
+
+    let unknown = app
+        .client
+        .get(app.url(&format!("/influencers/{}", Uuid::now_v7())))
+        .send()
+        .await
+        .unwrap();
+    problem(unknown, 404).await;
+    let not_an_id = app
+        .client
+        .get(app.url("/influencers/nope"))
+        .send()
+        .await
+        .unwrap();
+    problem(not_an_id, 404).await;
+    let wrong_method = app
+        .client
+        .delete(app.url("/influencers"))
+        .send()
+        .await
+        .unwrap();
+    problem(wrong_method, 405).await;
+}
+
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn creates_are_idempotent_by_id_and_emails_unique(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let app = spawn(connect).await;
+    let id = Uuid::now_v7().to_string();
+    let mut body = ana();
+    body["id"] = json!(id);
+
+    let first = post(&app, &body).await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let replay = post(&app, &body).await;
+    assert_eq!(replay.status(), 200, "same id, same body");
+    assert_eq!(replay.json::<Value>().await.unwrap(), first);
+
+    let mut changed = body.clone();
+    changed["nombre"] = json!("Otra");
+    problem(post(&app, &changed).await, 409).await;
+
+    let mut same_email = ana();
+    same_email["email"] = json!("ANA.GARCIA@example.com");
+    problem(post(&app, &same_email).await, 409).await;
+
+    let list: Value = app
+        .client
+        .get(app.url("/influencers"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        1,
+        "nothing was stored twice"
+    );
+}
+
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn lists_filter_page_and_refuse_unknown_values(_: PgPoolOptions, connect: PgConnectOptions) {
+    let app = spawn(connect).await;
+    for (email, categories) in [
+        ("a@x.co", ["moda"]),
+        ("b@x.co", ["viajes"]),
+        ("c@x.co", ["moda"]),
+    ] {
+        let body = json!({"nombre": "N", "email": email, "categorias": categories});
+        assert_eq!(post(&app, &body).await.status(), 201);
+    }
+    let get = |query: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .get(app.url(&format!("/influencers{query}")))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let moda: Value = get("?categoria=MODA").await.json().await.unwrap();
+    let emails: Vec<_> = moda
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        emails,
+        vec!["a@x.co", "c@x.co"],
+        "filtered, in creation order"
+    );
+    let page: Value = get("?limite=1&offset=1").await.json().await.unwrap();
+    assert_eq!(page[0]["email"], "b@x.co");
+    let pending: Value = get("?estado=pendiente").await.json().await.unwrap();
+    assert_eq!(pending.as_array().unwrap().len(), 3);
+    for (query, field) in [
+        ("?estado=dormido", "estado"),
+        ("?limite=0", "limite"),
+        ("?limite=101", "limite"),
+        ("?offset=-1", "offset"),
+    ] {
+        let refused = problem(get(query).await, 422).await;
+        assert_eq!(fields(&refused), vec![field]);
+    }
+}
+
+fn command(id: &str, email: &str) -> IntegrationEvent {
+    IntegrationEvent::from(CrearInfluencerPayload {
+        id: Some(id.to_owned()),
+        nombre: Some("Ana García".into()),
+        email: Some(email.into()),
+        categorias: Some(vec!["moda".into()]),
+        fecha_creacion: Some("2025-09-20T10:00:00.123456".into()),
+        ..Default::default()
+    })
+}
+
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn the_command_registers_once_and_refuses_for_good_what_it_cannot(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let app = spawn(connect).await;
+    let no_properties = BTreeMap::new();
+    let id = Uuid::new_v4().to_string();
+
+    // As the existing tools send it: no properties; the event id derives from the message id.
+    let pushed = app
+        .push(
+            &command(&id, "ana@example.com"),
+            &no_properties,
+            "7:1:-1:-1",
+        )
+        .await;
+    assert_eq!(pushed.status(), 204);
+    let again = app
+        .push(
+            &command(&id, "ana@example.com"),
+            &no_properties,
+            "7:1:-1:-1",
+        )
+        .await;
+    assert_eq!(again.status(), 204, "a redelivery is acknowledged");
+    let resent = app
+        .push(
+            &command(&id, "ana@example.com"),
+            &no_properties,
+            "7:2:-1:-1",
+        )
+        .await;
+    assert_eq!(
+        resent.status(),
+        204,
+        "the same command resent is acknowledged"
+    );
+    let stored: Value = app
+        .client
+        .get(app.url(&format!("/influencers/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["email"], "ana@example.com");
+
+    // Permanent failures: acknowledged (200) and never stored.
+    let taken = app
+        .push(
+            &command(&Uuid::new_v4().to_string(), "ana@example.com"),
+            &no_properties,
+            "7:3:-1:-1",
+        )
+        .await;
+    assert_eq!(taken.status(), 200);
+    let invalid = app
+        .push(
+            &command(&Uuid::new_v4().to_string(), "not-an-email"),
+            &no_properties,
+            "7:4:-1:-1",
+        )
+        .await;
+    assert_eq!(invalid.status(), 200);
+    let not_uuid = app
+        .push(
+            &command("inf-12345", "bea@example.com"),
+            &no_properties,
+            "7:5:-1:-1",
+        )
+        .await;
+    assert_eq!(not_uuid.status(), 200);
+    let list: Value = app
+        .client
+        .get(app.url("/influencers"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn the_event_endpoint_wants_a_valid_token_and_a_readable_envelope(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let app = spawn(connect).await;
+    let envelope = alpes_shared::testing::push_envelope(
+        &command(&Uuid::new_v4().to_string(), "ana@example.com"),
+        &BTreeMap::new(),
+        "9:1:-1:-1",
+    );
+    let missing = app
+        .client
+        .post(app.url("/events"))
+        .json(&envelope)
+        .send()
+        .await
+        .unwrap();
+    problem(missing, 401).await;
+    let wrong = app
+        .client
+        .post(app.url("/events"))
+        .bearer_auth("nope")
+        .json(&envelope)
+        .send()
+        .await
+        .unwrap();
+    problem(wrong, 401).await;
+    let unreadable = app
+        .client
+        .post(app.url("/events"))
+        .bearer_auth(&app.push_token)
+        .json(&json!({"message": {"data": "AAAA", "attributes": {}}}))
+        .send()
+        .await
+        .unwrap();
+    problem(unreadable, 400).await;
+    let valid = app
+        .client
+        .post(app.url("/events"))
+        .bearer_auth(&app.push_token)
+        .json(&envelope)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(valid.status(), 204);
+}
+
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn request_ids_are_echoed_or_made(_: PgPoolOptions, connect: PgConnectOptions) {
+    let app = spawn(connect).await;
+    let echoed = app
+        .client
+        .get(app.url("/health"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "abc-123");
+    let made = app
+        .client
+        .get(app.url("/influencers"))
+        .send()
+        .await
+        .unwrap();
+    assert!(Uuid::parse_str(made.headers()["x-request-id"].to_str().unwrap()).is_ok());
+    let ready = app.client.get(app.url("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+}

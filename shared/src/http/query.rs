@@ -1,0 +1,119 @@
+//! List query parameters: `limite`, `offset` and filters, with field-level errors (an
+//! unknown filter value is a 422 naming the parameter, never a 500).
+
+use std::{collections::HashMap, fmt::Display, str::FromStr};
+
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+
+use super::problem::ApiError;
+use crate::{
+    domain::{FieldError, ValidationErrors},
+    store::Page,
+};
+
+/// The query string of a list request, read leniently and validated field by field.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery(HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(params) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+        Ok(Self(params))
+    }
+}
+
+impl ListQuery {
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        )
+    }
+
+    /// `limite` (1..=100, default 50) and `offset` (>= 0, default 0).
+    pub fn page(&self, errors: &mut ValidationErrors) -> Page {
+        let mut page = Page::default();
+        if let Some(raw) = self.text("limite") {
+            match raw.parse::<i64>() {
+                Ok(limit) if (1..=100).contains(&limit) => page.limit = limit,
+                _ => errors.push(FieldError::new("limite", "must be an integer from 1 to 100")),
+            }
+        }
+        if let Some(raw) = self.text("offset") {
+            match raw.parse::<i64>() {
+                Ok(offset) if offset >= 0 => page.offset = offset,
+                _ => errors.push(FieldError::new("offset", "must be an integer >= 0")),
+            }
+        }
+        page
+    }
+
+    /// A filter parsed as `T` (an enum of the domain); an unknown value is an error.
+    pub fn parsed<T>(&self, name: &str, errors: &mut ValidationErrors) -> Option<T>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        let raw = self.text(name)?;
+        match raw.parse() {
+            Ok(value) => Some(value),
+            Err(error) => {
+                errors.push(FieldError::new(name, error.to_string()));
+                None
+            }
+        }
+    }
+
+    /// A free-text filter; blank counts as absent.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(|value| value.trim())
+            .filter(|value| !value.is_empty())
+    }
+
+    /// Turns the collected errors into a 422, or passes `value` through.
+    pub fn finish<T>(errors: ValidationErrors, value: T) -> Result<T, ApiError> {
+        if errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::InfluencerState;
+
+    #[test]
+    fn defaults_and_bounds() {
+        let mut errors = ValidationErrors::new();
+        assert_eq!(ListQuery::default().page(&mut errors), Page::default());
+        let query = ListQuery::from_pairs([("limite", "100"), ("offset", "5")]);
+        assert_eq!(query.page(&mut errors), Page { limit: 100, offset: 5 });
+        assert!(errors.is_empty());
+        for (name, value) in [("limite", "0"), ("limite", "101"), ("limite", "x"), ("offset", "-1")] {
+            let mut errors = ValidationErrors::new();
+            ListQuery::from_pairs([(name, value)]).page(&mut errors);
+            assert_eq!(errors.fields().collect::<Vec<_>>(), vec![name]);
+        }
+    }
+
+    #[test]
+    fn an_unknown_filter_value_names_the_parameter() {
+        let mut errors = ValidationErrors::new();
+        let state: Option<InfluencerState> =
+            ListQuery::from_pairs([("estado", "dormido")]).parsed("estado", &mut errors);
+        assert!(state.is_none());
+        assert_eq!(errors.fields().collect::<Vec<_>>(), vec!["estado"]);
+    }
+}
