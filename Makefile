@@ -20,7 +20,7 @@ CARGO ?= cargo
 # A bound on the whole test run, so a hung test fails CI instead of eating its time.
 TEST_TIMEOUT ?= 2400
 
-.PHONY: help run services services-down services-status tools build test fmt fmt-check lint clean-state
+.PHONY: help run migrate services services-down services-status tools build test fmt fmt-check lint clean-state
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -39,8 +39,15 @@ services-status: ## Tell which dev services answer
 
 FUNCTION ?= register-influencer
 PORT ?= 3000
-run: tools services ## Start the services and run one function: make run FUNCTION=create-campaign PORT=3001
-	PORT=$(PORT) $(CARGO) run -p $(FUNCTION)
+run: tools services migrate ## Start the services and run one function: make run FUNCTION=create-campaign PORT=3001
+	PORT=$(PORT) PUSH_AUTH=$${PUSH_AUTH:-static} PUSH_TOKEN=$${PUSH_TOKEN:-local-push-token} \
+	  DATABASE_URL=$(if $(filter generate-report compensate-report,$(FUNCTION)),$(REPORTES_DATABASE_URL),$(DATABASE_URL)) \
+	  $(CARGO) run -p $(FUNCTION)
+
+REPORTES_DATABASE_URL ?= postgres://alpes:alpes@127.0.0.1:$(PG_PORT)/reportes
+migrate: ## Apply the migrations to the alpes and reportes databases
+	DATABASE_URL=$(DATABASE_URL) $(CARGO) run -q -p alpes-shared --bin migrate
+	DATABASE_URL=$(REPORTES_DATABASE_URL) $(CARGO) run -q -p alpes-shared --bin migrate
 
 build: tools ## Build every function binary (debug)
 	$(CARGO) build --workspace --bins

@@ -201,3 +201,23 @@ async fn both_contexts_share_one_database_without_mixing(
     let mut conn = alpes.acquire().await.unwrap();
     assert_eq!(outbox::pending_count(&mut conn).await.unwrap(), 1);
 }
+
+#[sqlx::test(migrations = false)]
+async fn migrating_twice_is_harmless_and_creates_both_contexts(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    store::migrate(&connect).await.unwrap();
+    store::migrate(&connect).await.unwrap();
+    let pool = context_pool(connect, Context::Reportes);
+    let mut conn = pool.acquire().await.unwrap();
+    assert_eq!(outbox::pending_count(&mut conn).await.unwrap(), 0);
+    let schemas: Vec<String> = sqlx::query_scalar(
+        "SELECT schema_name::text FROM information_schema.schemata
+         WHERE schema_name IN ('alpes', 'reportes') ORDER BY 1",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(schemas, ["alpes", "reportes"]);
+}

@@ -84,12 +84,23 @@ pub fn pool(settings: &DatabaseSettings, context: Context) -> PgPool {
         .connect_lazy_with(connect)
 }
 
-/// Applies every pending migration (both contexts' schemas) to the database behind `pool`.
-pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
-    MIGRATOR
-        .run(pool)
+/// Applies every pending migration (both contexts' schemas) to the database `connect`
+/// points at. It uses its own connection with `search_path` pinned to `public`, where
+/// the migrations' bookkeeping table lives: a context pool's schema may not exist yet,
+/// and the default `"$user", public` would move the bookkeeping into the `alpes` schema
+/// once it exists if the database user is called `alpes`.
+pub async fn migrate(connect: &PgConnectOptions) -> Result<(), StoreError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(connect.clone().options([("search_path", "public")]))
+        .await?;
+    let applied = MIGRATOR
+        .run(&pool)
         .await
-        .map_err(|error| StoreError::Migration(error.to_string()))
+        .map_err(|error| StoreError::Migration(error.to_string()));
+    pool.close().await;
+    applied
 }
 
 /// `SELECT 1`: whether the database answers, for `/ready`.
