@@ -102,7 +102,11 @@ pub fn test_config(extra: &[(&str, &str)]) -> crate::http::FunctionConfig {
     vars.push(("PUSH_AUTH".into(), "static".into()));
     vars.push(("PUSH_TOKEN".into(), TEST_PUSH_TOKEN.into()));
     vars.push(("RELAY_INTERVAL_MS".into(), "200".into()));
-    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    vars.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
     crate::http::FunctionConfig::from_vars(vars).expect("a valid test configuration")
 }
 
@@ -112,7 +116,9 @@ pub const TEST_PUSH_TOKEN: &str = "test-push-token";
 /// `DATABASE_URL`, which created it).
 pub fn database_url_for(connect: &sqlx::postgres::PgConnectOptions) -> String {
     let base = std::env::var("DATABASE_URL").expect("DATABASE_URL is set");
-    let (server, _) = base.rsplit_once('/').expect("DATABASE_URL ends with /<database>");
+    let (server, _) = base
+        .rsplit_once('/')
+        .expect("DATABASE_URL ends with /<database>");
     format!(
         "{server}/{}",
         connect.get_database().expect("a test database name")
@@ -179,10 +185,7 @@ pub fn push_envelope(
 ) -> serde_json::Value {
     use base64::Engine;
     let mut attributes = properties.clone();
-    attributes.insert(
-        "pulsar_topic".into(),
-        event.topic().full_name().to_owned(),
-    );
+    attributes.insert("pulsar_topic".into(), event.topic().full_name().to_owned());
     attributes.insert("pulsar_message_id".into(), message_id.to_owned());
     serde_json::json!({
         "message": {
@@ -216,7 +219,9 @@ pub async fn subscribe(
                 .consumer()
                 .with_topic(topic.full_name())
                 .with_subscription(format!("test-{}", uuid::Uuid::new_v4().simple()))
-                .with_options(ConsumerOptions::default().with_initial_position(InitialPosition::Latest))
+                .with_options(
+                    ConsumerOptions::default().with_initial_position(InitialPosition::Latest),
+                )
                 .build(),
         ),
     )

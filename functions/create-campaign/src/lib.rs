@@ -1,8 +1,361 @@
-//! Creates campaigns: POST /campanas and one welcome campaign per registered influencer.
+//! create-campaign: `POST /campanas`, `GET /campanas[/{id}]`, and one welcome campaign for
+//! every `EventoInfluencerRegistrado`. Emits `EventoCampanaCreada` on `eventos-campanas`.
+//!
+//! An API campaign starts its own saga (`correlation_id` = the campaign id); a welcome
+//! campaign continues the registration's (`follow_up`, so the influencer's id). The message
+//! key is the campaign id. Amounts are JSON numbers in the API, exact decimals behind it.
 
-use axum::Router;
+use std::sync::Arc;
 
-/// The service's routes. For now only `GET /health`.
-pub fn app() -> Router {
-    alpes_shared::http::health_routes()
+use alpes_shared::{
+    domain::{
+        Campaign, Categories, Email, ExternalId, FieldError, InvalidValue, Money, NewCampaign,
+        PersonName, ValidationErrors,
+    },
+    events::{
+        CampanaCreadaPayload, EventMetadata, InfluencerRegistradoPayload, IntegrationEvent, Topic,
+        convert,
+    },
+    http::{
+        ApiError, CreateRequest, EventDelivery, EventError, EventHandler, Handled, ListQuery,
+        Runtime, events_router,
+    },
+    store::{
+        Constraint, StoreError, campaigns, inbox,
+        outbox::{self, OutboxMessage},
+    },
+};
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+pub const NAME: &str = "create-campaign";
+
+/// The service: its API, its event endpoint, and the shared runtime's endpoints.
+pub fn app(runtime: Runtime) -> Router {
+    let api = Router::new()
+        .route("/campanas", get(list).post(create))
+        .route("/campanas/{id}", get(find))
+        .with_state(runtime.clone());
+    let events = events_router(
+        Arc::new(Welcomes {
+            runtime: runtime.clone(),
+        }),
+        runtime.push_auth.clone(),
+    );
+    runtime.router(api.merge(events))
+}
+
+/// A campaign as the API shows it. Amounts are JSON numbers, as clients send them; they
+/// are exact two-place decimals in the domain and the database.
+#[derive(Debug, Serialize)]
+pub struct CampaignBody {
+    id: Uuid,
+    nombre: String,
+    descripcion: String,
+    tipo_comision: &'static str,
+    valor_comision: f64,
+    moneda: String,
+    categorias_objetivo: Vec<String>,
+    fecha_inicio: DateTime<Utc>,
+    fecha_fin: Option<DateTime<Utc>>,
+    influencer_id: Option<String>,
+    influencer_nombre: Option<String>,
+    influencer_email: Option<String>,
+    tipo_contrato: &'static str,
+    monto_base: f64,
+    entregables: Option<String>,
+    /// Whether this is the influencer's welcome campaign.
+    bienvenida: bool,
+    estado: &'static str,
+    fecha_creacion: DateTime<Utc>,
+}
+
+/// The JSON number of an amount: the nearest `f64` to the exact decimal, which prints back
+/// as the same digits.
+fn json_amount(money: Money) -> f64 {
+    money.amount().to_string().parse().unwrap_or(f64::NAN)
+}
+
+impl From<&Campaign> for CampaignBody {
+    fn from(campaign: &Campaign) -> Self {
+        let influencer = campaign.influencer();
+        Self {
+            id: campaign.id(),
+            nombre: campaign.name().to_string(),
+            descripcion: campaign.description().to_string(),
+            tipo_comision: campaign.commission_type().as_str(),
+            valor_comision: json_amount(campaign.commission()),
+            moneda: campaign.currency().to_string(),
+            categorias_objetivo: campaign.target_categories().as_slice().to_vec(),
+            fecha_inicio: campaign.start_date(),
+            fecha_fin: campaign.end_date(),
+            influencer_id: influencer.map(|influencer| influencer.id.to_string()),
+            influencer_nombre: influencer.map(|influencer| influencer.name.to_string()),
+            influencer_email: influencer.map(|influencer| influencer.email.as_str().to_owned()),
+            tipo_contrato: campaign.contract_type().as_str(),
+            monto_base: json_amount(campaign.base_amount()),
+            entregables: campaign.deliverables().map(ToString::to_string),
+            bienvenida: campaign.is_welcome(),
+            estado: campaign.state().as_str(),
+            fecha_creacion: campaign.created_at(),
+        }
+    }
+}
+
+/// What creating produced: a new campaign, or the one an identical earlier request
+/// already created.
+enum Created {
+    New(Campaign),
+    Replayed(Campaign),
+}
+
+/// The `CampanaCreada` announcement of `campaign`.
+fn created_event(campaign: &Campaign) -> IntegrationEvent {
+    let influencer = campaign.influencer();
+    IntegrationEvent::from(CampanaCreadaPayload {
+        campana_id: Some(campaign.id().to_string()),
+        nombre: Some(campaign.name().to_string()),
+        descripcion: Some(campaign.description().to_string()),
+        tipo_comision: Some(campaign.commission_type().as_str().to_owned()),
+        valor_comision: Some(convert::money_to_wire(campaign.commission().amount())),
+        moneda: Some(campaign.currency().to_string()),
+        categorias_objetivo: Some(campaign.target_categories().as_slice().to_vec()),
+        fecha_inicio: Some(convert::format_wire_datetime(campaign.start_date())),
+        fecha_fin: campaign.end_date().map(convert::format_wire_datetime),
+        influencer_id: influencer.map(|influencer| influencer.id.to_string()),
+        influencer_nombre: influencer.map(|influencer| influencer.name.to_string()),
+        influencer_email: influencer.map(|influencer| influencer.email.as_str().to_owned()),
+        monto_base: Some(convert::money_to_wire(campaign.base_amount().amount())),
+        entregables: campaign.deliverables().map(ToString::to_string),
+        tipo_contrato: Some(campaign.contract_type().as_str().to_owned()),
+        fecha_creacion: Some(convert::format_wire_datetime(campaign.created_at())),
+    })
+}
+
+/// Stores `campaign` and its announcement in one transaction. `creation_request` is the
+/// API body (for idempotent replays); `caused_by` the event that asked for it, whose
+/// saga the announcement continues; `inbox_event` the id recorded as processed.
+async fn store_new(
+    runtime: &Runtime,
+    campaign: &Campaign,
+    creation_request: Option<&serde_json::Value>,
+    caused_by: Option<&EventMetadata>,
+    inbox_event: Option<&str>,
+) -> Result<Option<Uuid>, StoreError> {
+    let event = created_event(campaign);
+    let metadata = match caused_by {
+        Some(cause) => cause.follow_up(&event, NAME),
+        None => EventMetadata::new(&event, campaign.id().to_string(), NAME),
+    };
+    let message = OutboxMessage::new(&event, &metadata)
+        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    let mut tx = runtime.pool.begin().await?;
+    if let Some(event_id) = inbox_event
+        && !inbox::record(&mut tx, NAME, event_id).await?
+    {
+        return Ok(None);
+    }
+    campaigns::insert(&mut tx, campaign, creation_request).await?;
+    outbox::enqueue(&mut tx, &message).await?;
+    tx.commit().await?;
+    Ok(Some(message.event_id))
+}
+
+/// `POST /campanas`: 201 with the campaign; 200 when the same `id` and body were already
+/// created; 409 for an `id` used with another body.
+async fn create(
+    State(runtime): State<Runtime>,
+    request: CreateRequest<NewCampaign>,
+) -> Result<Response, ApiError> {
+    let CreateRequest { id, input, body } = request;
+    let campaign = Campaign::create(input, id.unwrap_or_else(Uuid::now_v7), Utc::now())?;
+    let outcome = match store_new(&runtime, &campaign, Some(&body), None, None).await {
+        Ok(Some(event_id)) => {
+            runtime.publish_committed(&[event_id]).await;
+            Created::New(campaign)
+        }
+        Ok(None) => unreachable!("no inbox check over HTTP"),
+        Err(StoreError::Conflict(Constraint::PrimaryKey(_))) => {
+            replay(&runtime, campaign.id(), &body).await?
+        }
+        Err(error) => return Err(error.into()),
+    };
+    Ok(match outcome {
+        Created::New(campaign) => (
+            StatusCode::CREATED,
+            [(header::LOCATION, format!("/campanas/{}", campaign.id()))],
+            Json(CampaignBody::from(&campaign)),
+        )
+            .into_response(),
+        Created::Replayed(campaign) => {
+            (StatusCode::OK, Json(CampaignBody::from(&campaign))).into_response()
+        }
+    })
+}
+
+/// The campaign an earlier request with this `id` created, if that request had the same
+/// body; a conflict otherwise (also when an event created it).
+async fn replay(
+    runtime: &Runtime,
+    id: Uuid,
+    body: &serde_json::Value,
+) -> Result<Created, ApiError> {
+    let mut conn = runtime.pool.acquire().await.map_err(StoreError::from)?;
+    match campaigns::find(&mut conn, id).await? {
+        Some(stored) if stored.creation_request.as_ref() == Some(body) => {
+            Ok(Created::Replayed(stored.campaign))
+        }
+        Some(_) => Err(ApiError::Conflict(format!(
+            "campaign {id} was created with a different body"
+        ))),
+        None => Err(ApiError::Conflict(format!("campaign {id} conflicts"))),
+    }
+}
+
+/// `GET /campanas/{id}`.
+async fn find(
+    State(runtime): State<Runtime>,
+    Path(id): Path<String>,
+) -> Result<Json<CampaignBody>, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no campaign {id}"));
+    let uuid = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    let mut conn = runtime.pool.acquire().await.map_err(StoreError::from)?;
+    let stored = campaigns::find(&mut conn, uuid)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Json(CampaignBody::from(&stored.campaign)))
+}
+
+/// `GET /campanas?estado=&influencer_id=&limite=&offset=`.
+async fn list(
+    State(runtime): State<Runtime>,
+    query: ListQuery,
+) -> Result<Json<Vec<CampaignBody>>, ApiError> {
+    let mut errors = ValidationErrors::new();
+    let page = query.page(&mut errors);
+    let filter = campaigns::CampaignFilter {
+        state: query.parsed("estado", &mut errors),
+        influencer_id: query.text("influencer_id").map(str::to_owned),
+    };
+    ListQuery::finish(errors, ())?;
+    let mut conn = runtime.pool.acquire().await.map_err(StoreError::from)?;
+    let found = campaigns::list(&mut conn, &filter, page).await?;
+    Ok(Json(found.iter().map(CampaignBody::from).collect()))
+}
+
+/// What the welcome campaign needs from an `InfluencerRegistrado`, validated.
+struct NewcomerTerms {
+    id: ExternalId,
+    name: PersonName,
+    email: Email,
+    categories: Categories,
+}
+
+/// Reads the influencer out of the event, naming every unusable field. Missing
+/// `categorias` is an empty target (the campaign targets everyone), not a failure.
+fn newcomer(payload: &InfluencerRegistradoPayload) -> Result<NewcomerTerms, ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let id = required(
+        &mut errors,
+        "id_influencer",
+        payload.id_influencer.as_deref(),
+        ExternalId::parse,
+    );
+    let name = required(
+        &mut errors,
+        "nombre",
+        payload.nombre.as_deref(),
+        PersonName::parse,
+    );
+    let email = required(&mut errors, "email", payload.email.as_deref(), Email::parse);
+    let categories = Categories::parse_allowing_empty(
+        "categorias",
+        payload.categorias.as_deref().unwrap_or_default(),
+    )
+    .map_err(|refused| refused.into_iter().for_each(|error| errors.push(error)))
+    .ok();
+    match (id, name, email, categories) {
+        (Some(id), Some(name), Some(email), Some(categories)) => Ok(NewcomerTerms {
+            id,
+            name,
+            email,
+            categories,
+        }),
+        _ => Err(errors),
+    }
+}
+
+fn required<T>(
+    errors: &mut ValidationErrors,
+    field: &str,
+    raw: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, InvalidValue>,
+) -> Option<T> {
+    let Some(raw) = raw else {
+        errors.push(FieldError::new(field, "is required"));
+        return None;
+    };
+    parse(raw)
+        .map_err(|error| errors.push(error.at(field)))
+        .ok()
+}
+
+/// `EventoInfluencerRegistrado`: the influencer's welcome campaign, exactly once however
+/// often (and under however many message ids) the event arrives. The unique index on
+/// welcome campaigns backs the rule: losing it means another delivery already did it.
+struct Welcomes {
+    runtime: Runtime,
+}
+
+impl EventHandler for Welcomes {
+    fn topics(&self) -> &'static [Topic] {
+        &[Topic::Influencers]
+    }
+
+    async fn handle(&self, delivery: EventDelivery) -> Result<Handled, EventError> {
+        let IntegrationEvent::InfluencerRegistrado(registered) = &delivery.event else {
+            return Err(EventError::Permanent(
+                "not an EventoInfluencerRegistrado".into(),
+            ));
+        };
+        let terms = newcomer(registered).map_err(|errors| {
+            EventError::Permanent(format!("cannot welcome the influencer: {errors}"))
+        })?;
+        let campaign = Campaign::welcome_for(
+            terms.id,
+            terms.name,
+            terms.email,
+            terms.categories,
+            Uuid::now_v7(),
+            Utc::now(),
+        );
+        let event_id = delivery.metadata.event_id.to_string();
+        match store_new(
+            &self.runtime,
+            &campaign,
+            None,
+            Some(&delivery.metadata),
+            Some(&event_id),
+        )
+        .await
+        {
+            Ok(Some(published)) => {
+                tracing::info!(campaign_id = %campaign.id(), "welcome campaign created");
+                self.runtime.publish_committed(&[published]).await;
+                Ok(Handled::Applied)
+            }
+            Ok(None) => Ok(Handled::Duplicate),
+            // The same influencer announced again under another event id.
+            Err(StoreError::Conflict(Constraint::WelcomeCampaign)) => Ok(Handled::Duplicate),
+            Err(error) => Err(error.into()),
+        }
+    }
 }

@@ -1,8 +1,465 @@
-//! Sends contracts: POST /contratos and the contract step of the saga.
+//! send-contract: `POST /contratos`, `GET /contratos[/{id}]`, and the contract step of the
+//! saga on `EventoCampanaCreada`. Emits `EventoContratoCreado` on `eventos-contratos`, or,
+//! when the step is rejected, `EventoContratoError` on `eventos-contratos-error`.
+//!
+//! The step runs in one transaction: inbox entries, the decision (`check_can_sign` on the
+//! influencer's stored contracts) and its effects (contract + `ContratoCreado`, or only
+//! `ContratoError`). Besides the event id, the inbox records the step's own key
+//! (`CampanaCreada:{campana_id}:{influencer_id}`), so a campaign yields one outcome however
+//! many messages carry it: never a second contract, never a second rejection. The
+//! database's unique indexes back the rules; a lost race rolls back and is decided again.
+//!
+//! Correlation: a contract made for a campaign event continues that event's saga
+//! (`follow_up`); one made over the API joins its campaign's saga (`id_campana`).
 
-use axum::Router;
+use std::sync::Arc;
 
-/// The service's routes. For now only `GET /health`.
-pub fn app() -> Router {
-    alpes_shared::http::health_routes()
+use alpes_shared::{
+    domain::{
+        CampaignContractTerms, Contract, ContractRuleViolation, Money, NewContract, SignDecision,
+        SigningChannel, ValidationErrors, check_can_sign,
+    },
+    events::{
+        CampanaCreadaPayload, ContratoCreadoPayload, ContratoErrorPayload, EventMetadata,
+        IntegrationEvent, Topic, convert,
+    },
+    http::{
+        ApiError, CreateRequest, EventDelivery, EventError, EventHandler, Handled, ListQuery,
+        Runtime, events_router,
+    },
+    store::{
+        Constraint, StoreError, contracts, inbox,
+        outbox::{self, OutboxMessage},
+    },
+};
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, Postgres, Transaction};
+use uuid::Uuid;
+
+pub const NAME: &str = "send-contract";
+
+/// The `error` code of every rejected contract step.
+pub const REJECTED: &str = "ContratoRechazado";
+
+/// The service: its API, its event endpoint, and the shared runtime's endpoints.
+pub fn app(runtime: Runtime) -> Router {
+    let api = Router::new()
+        .route("/contratos", get(list).post(sign))
+        .route("/contratos/{id}", get(find))
+        .with_state(runtime.clone());
+    let events = events_router(
+        Arc::new(CampaignContracts {
+            runtime: runtime.clone(),
+        }),
+        runtime.push_auth.clone(),
+    );
+    runtime.router(api.merge(events))
+}
+
+/// A contract as the API shows it. `monto_total` is a JSON number, as clients send it; it
+/// is an exact two-place decimal in the domain and the database.
+#[derive(Debug, Serialize)]
+pub struct ContractBody {
+    id: Uuid,
+    id_influencer: String,
+    id_campana: String,
+    monto_total: f64,
+    moneda: String,
+    tipo_contrato: &'static str,
+    fecha_inicio: Option<DateTime<Utc>>,
+    fecha_fin: Option<DateTime<Utc>>,
+    entregables: Option<String>,
+    estado: &'static str,
+    fecha_creacion: DateTime<Utc>,
+}
+
+/// The JSON number of an amount: the nearest `f64` to the exact decimal, which prints back
+/// as the same digits.
+fn json_amount(money: Money) -> f64 {
+    money.amount().to_string().parse().unwrap_or(f64::NAN)
+}
+
+impl From<&Contract> for ContractBody {
+    fn from(contract: &Contract) -> Self {
+        Self {
+            id: contract.id(),
+            id_influencer: contract.influencer_id().to_string(),
+            id_campana: contract.campaign_id().to_string(),
+            monto_total: json_amount(contract.total()),
+            moneda: contract.total().currency().to_string(),
+            tipo_contrato: contract.contract_type().as_str(),
+            fecha_inicio: contract.start_date(),
+            fecha_fin: contract.end_date(),
+            entregables: contract.deliverables().map(ToString::to_string),
+            estado: contract.state().as_str(),
+            fecha_creacion: contract.created_at(),
+        }
+    }
+}
+
+/// The `ContratoCreado` announcement of `contract`.
+fn created_event(contract: &Contract) -> IntegrationEvent {
+    IntegrationEvent::from(ContratoCreadoPayload {
+        id_contrato: Some(contract.id().to_string()),
+        id_influencer: Some(contract.influencer_id().to_string()),
+        id_campana: Some(contract.campaign_id().to_string()),
+        monto_total: Some(convert::money_to_wire(contract.total().amount())),
+        moneda: Some(contract.total().currency().to_string()),
+        tipo_contrato: Some(contract.contract_type().as_str().to_owned()),
+        fecha_creacion: Some(convert::format_wire_datetime(contract.created_at())),
+    })
+}
+
+/// Stores `contract` and its announcement in the caller's transaction; returns the
+/// announcement's event id.
+async fn insert_with_announcement(
+    tx: &mut PgConnection,
+    contract: &Contract,
+    creation_request: Option<&serde_json::Value>,
+    metadata: impl FnOnce(&IntegrationEvent) -> EventMetadata,
+) -> Result<Uuid, StoreError> {
+    let event = created_event(contract);
+    let message = OutboxMessage::new(&event, &metadata(&event))
+        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    contracts::insert(tx, contract, creation_request).await?;
+    outbox::enqueue(tx, &message).await?;
+    Ok(message.event_id)
+}
+
+/// What the API's signing decided, inside its transaction.
+enum ApiSigning {
+    /// Stored; the announcement waits in the outbox under this event id.
+    Signed(Uuid),
+    /// A contract with this request's `id` and terms exists: a replay, if the body matches.
+    Replay,
+    Refused(ContractRuleViolation),
+}
+
+async fn sign_over_api(
+    runtime: &Runtime,
+    contract: &Contract,
+    body: &serde_json::Value,
+) -> Result<ApiSigning, StoreError> {
+    let mut tx = runtime.pool.begin().await?;
+    let held = contracts::for_influencer(&mut tx, contract.influencer_id().as_str()).await?;
+    match check_can_sign(contract, &held, SigningChannel::Api) {
+        Ok(SignDecision::Sign) => {}
+        Ok(SignDecision::AlreadySigned { .. }) => return Ok(ApiSigning::Replay),
+        Err(violation) => return Ok(ApiSigning::Refused(violation)),
+    }
+    // The rules were checked on what this transaction saw; a concurrent signing that
+    // committed since is caught by the database's unique indexes (a conflict, 409).
+    let event_id = insert_with_announcement(&mut tx, contract, Some(body), |event| {
+        // The campaign's saga, as far as this function can tell: a consumer of a message
+        // without properties infers the same (`id_campana`).
+        EventMetadata::new(event, contract.campaign_id().to_string(), NAME)
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(ApiSigning::Signed(event_id))
+}
+
+/// `POST /contratos`: 201 with the contract; 200 when the same `id` and body were already
+/// signed; 409 when a contract rule says no or the `id` was used with another body.
+async fn sign(
+    State(runtime): State<Runtime>,
+    request: CreateRequest<NewContract>,
+) -> Result<Response, ApiError> {
+    let CreateRequest { id, input, body } = request;
+    let contract = Contract::sign(input, id.unwrap_or_else(Uuid::now_v7), Utc::now())?;
+    match sign_over_api(&runtime, &contract, &body).await {
+        Ok(ApiSigning::Signed(event_id)) => {
+            runtime.publish_committed(&[event_id]).await;
+            Ok((
+                StatusCode::CREATED,
+                [(header::LOCATION, format!("/contratos/{}", contract.id()))],
+                Json(ContractBody::from(&contract)),
+            )
+                .into_response())
+        }
+        Ok(ApiSigning::Replay) | Err(StoreError::Conflict(Constraint::PrimaryKey(_))) => {
+            let stored = replay(&runtime, contract.id(), &body).await?;
+            Ok((StatusCode::OK, Json(ContractBody::from(&stored))).into_response())
+        }
+        Ok(ApiSigning::Refused(violation)) => Err(ApiError::Conflict(violation.to_string())),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The contract an earlier request with this `id` signed, if that request had the same
+/// body; a conflict otherwise (also when a campaign event made it).
+async fn replay(
+    runtime: &Runtime,
+    id: Uuid,
+    body: &serde_json::Value,
+) -> Result<Contract, ApiError> {
+    let mut conn = runtime.pool.acquire().await.map_err(StoreError::from)?;
+    match contracts::find(&mut conn, id).await? {
+        Some(stored) if stored.creation_request.as_ref() == Some(body) => Ok(stored.contract),
+        Some(_) => Err(ApiError::Conflict(format!(
+            "contract {id} was created with a different body"
+        ))),
+        None => Err(ApiError::Conflict(format!("contract {id} conflicts"))),
+    }
+}
+
+/// `GET /contratos/{id}`.
+async fn find(
+    State(runtime): State<Runtime>,
+    Path(id): Path<String>,
+) -> Result<Json<ContractBody>, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no contract {id}"));
+    let uuid = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    let mut conn = runtime.pool.acquire().await.map_err(StoreError::from)?;
+    let stored = contracts::find(&mut conn, uuid)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Json(ContractBody::from(&stored.contract)))
+}
+
+/// `GET /contratos?id_influencer=&id_campana=&estado=&limite=&offset=`.
+async fn list(
+    State(runtime): State<Runtime>,
+    query: ListQuery,
+) -> Result<Json<Vec<ContractBody>>, ApiError> {
+    let mut errors = ValidationErrors::new();
+    let page = query.page(&mut errors);
+    let filter = contracts::ContractFilter {
+        influencer_id: query.text("id_influencer").map(str::to_owned),
+        campaign_id: query.text("id_campana").map(str::to_owned),
+        state: query.parsed("estado", &mut errors),
+    };
+    ListQuery::finish(errors, ())?;
+    let mut conn = runtime.pool.acquire().await.map_err(StoreError::from)?;
+    let found = contracts::list(&mut conn, &filter, page).await?;
+    Ok(Json(found.iter().map(ContractBody::from).collect()))
+}
+
+/// The contract step of the saga: `EventoCampanaCreada` naming an influencer becomes that
+/// campaign's contract, or a rejection (`EventoContratoError`) that triggers compensation.
+struct CampaignContracts {
+    runtime: Runtime,
+}
+
+/// What one campaign event came to.
+enum Step {
+    Signed {
+        contract: Uuid,
+        event: Uuid,
+    },
+    Rejected {
+        detail: String,
+        event: Uuid,
+    },
+    /// This event, or another delivery of the same campaign's event, was already handled.
+    AlreadyHandled,
+    /// The pair already has its contract (made over the API, or by an earlier event).
+    AlreadySigned {
+        existing: Uuid,
+    },
+}
+
+impl EventHandler for CampaignContracts {
+    fn topics(&self) -> &'static [Topic] {
+        &[Topic::Campanas]
+    }
+
+    async fn handle(&self, delivery: EventDelivery) -> Result<Handled, EventError> {
+        let IntegrationEvent::CampanaCreada(campaign) = &delivery.event else {
+            return Err(EventError::Permanent("not an EventoCampanaCreada".into()));
+        };
+        if given(campaign.influencer_id.as_deref()).is_none() {
+            return Ok(Handled::Ignored(
+                "the campaign names no influencer: no contract to send".into(),
+            ));
+        }
+        let proposed =
+            Contract::from_campaign_event(terms_of(campaign), Uuid::now_v7(), Utc::now());
+        let decide_now = |forced_rejection| {
+            decide(
+                &self.runtime,
+                campaign,
+                &proposed,
+                &delivery.metadata,
+                forced_rejection,
+            )
+        };
+        // Losing a unique race means a concurrent signing committed between our read and
+        // our insert, and our transaction rolled back: decide once more on what is stored
+        // now. Should that race be lost too, the constraint itself is the answer.
+        let step = match decide_now(None).await {
+            Err(StoreError::Conflict(lost)) => {
+                tracing::info!(constraint = %lost, "lost a signing race; deciding again");
+                match decide_now(None).await {
+                    Err(StoreError::Conflict(Constraint::ActiveExclusiveContract)) => {
+                        decide_now(Some(Constraint::ActiveExclusiveContract.to_string())).await
+                    }
+                    Err(StoreError::Conflict(Constraint::ContractPerInfluencerAndCampaign)) => {
+                        Ok(Step::AlreadyHandled)
+                    }
+                    other => other,
+                }
+            }
+            other => other,
+        };
+        match step? {
+            Step::Signed { contract, event } => {
+                tracing::info!(contract_id = %contract, "contract created");
+                self.runtime.publish_committed(&[event]).await;
+                Ok(Handled::Applied)
+            }
+            Step::Rejected { detail, event } => {
+                tracing::warn!(reason = %detail, "contract rejected; the saga compensates");
+                self.runtime.publish_committed(&[event]).await;
+                Ok(Handled::Applied)
+            }
+            Step::AlreadySigned { existing } => {
+                tracing::info!(contract_id = %existing, "the pair already has its contract");
+                Ok(Handled::Duplicate)
+            }
+            Step::AlreadyHandled => Ok(Handled::Duplicate),
+        }
+    }
+}
+
+/// The inbox key of a campaign's contract step, whatever message carried it: one outcome
+/// per (campaign, influencer), so the same campaign event resent under another message id
+/// neither signs twice nor rejects twice.
+fn step_key(campaign: &CampanaCreadaPayload) -> Option<String> {
+    Some(format!(
+        "CampanaCreada:{}:{}",
+        given(campaign.campana_id.as_deref())?,
+        given(campaign.influencer_id.as_deref())?
+    ))
+}
+
+fn given(raw: Option<&str>) -> Option<&str> {
+    raw.map(str::trim).filter(|value| !value.is_empty())
+}
+
+fn terms_of(campaign: &CampanaCreadaPayload) -> CampaignContractTerms {
+    CampaignContractTerms {
+        campaign_id: campaign.campana_id.clone(),
+        influencer_id: campaign.influencer_id.clone(),
+        base_amount: campaign.monto_base,
+        commission_value: campaign.valor_comision,
+        currency: campaign.moneda.clone(),
+        contract_type: campaign.tipo_contrato.clone(),
+        deliverables: campaign.entregables.clone(),
+    }
+}
+
+/// One transaction: the inbox check, the decision on what is stored, and its effects (the
+/// contract and `ContratoCreado`, or only `ContratoError`), all committed together or not
+/// at all. `forced_rejection` skips the rules and rejects with that reason. A lost unique
+/// race comes back as `StoreError::Conflict`, with nothing committed.
+async fn decide(
+    runtime: &Runtime,
+    campaign: &CampanaCreadaPayload,
+    proposed: &Result<Contract, ValidationErrors>,
+    cause: &EventMetadata,
+    forced_rejection: Option<String>,
+) -> Result<Step, StoreError> {
+    let mut tx = runtime.pool.begin().await?;
+    if !inbox::record(&mut tx, NAME, &cause.event_id.to_string()).await? {
+        return Ok(Step::AlreadyHandled);
+    }
+    if let Some(key) = step_key(campaign)
+        && !inbox::record(&mut tx, NAME, &key).await?
+    {
+        // Keep this delivery's id too, so its next redelivery stops at the first check.
+        tx.commit().await?;
+        return Ok(Step::AlreadyHandled);
+    }
+    let contract = match proposed {
+        Ok(contract) => contract,
+        Err(errors) => {
+            let detail = format!("the campaign's contract terms are invalid: {errors}");
+            return reject(tx, campaign, None, detail, cause).await;
+        }
+    };
+    if let Some(detail) = forced_rejection {
+        return reject(tx, campaign, Some(contract), detail, cause).await;
+    }
+    let held = contracts::for_influencer(&mut tx, contract.influencer_id().as_str()).await?;
+    match check_can_sign(contract, &held, SigningChannel::CampaignEvent) {
+        Ok(SignDecision::Sign) => {
+            let event = insert_with_announcement(&mut tx, contract, None, |event| {
+                cause.follow_up(event, NAME)
+            })
+            .await?;
+            tx.commit().await?;
+            Ok(Step::Signed {
+                contract: contract.id(),
+                event,
+            })
+        }
+        Ok(SignDecision::AlreadySigned { existing }) => {
+            tx.commit().await?;
+            Ok(Step::AlreadySigned { existing })
+        }
+        Err(violation) => reject(tx, campaign, Some(contract), violation.to_string(), cause).await,
+    }
+}
+
+/// Commits the rejection: `ContratoError` in the outbox, beside the inbox entries already
+/// in `tx`, and no contract.
+async fn reject(
+    mut tx: Transaction<'static, Postgres>,
+    campaign: &CampanaCreadaPayload,
+    proposed: Option<&Contract>,
+    detail: String,
+    cause: &EventMetadata,
+) -> Result<Step, StoreError> {
+    let event = rejection_event(campaign, proposed, &detail, Utc::now());
+    let message = OutboxMessage::new(&event, &cause.follow_up(&event, NAME))
+        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    outbox::enqueue(&mut tx, &message).await?;
+    tx.commit().await?;
+    Ok(Step::Rejected {
+        detail,
+        event: message.event_id,
+    })
+}
+
+/// The `ContratoError` of a rejected step: the ids as the campaign event named them, the
+/// terms the contract would have had (or, when they were invalid, as sent), no
+/// `id_contrato` because no contract exists.
+fn rejection_event(
+    campaign: &CampanaCreadaPayload,
+    proposed: Option<&Contract>,
+    detail: &str,
+    now: DateTime<Utc>,
+) -> IntegrationEvent {
+    let sent_amount = campaign
+        .monto_base
+        .filter(|amount| *amount != 0.0)
+        .or(campaign.valor_comision);
+    IntegrationEvent::from(ContratoErrorPayload {
+        id_contrato: None,
+        id_influencer: campaign.influencer_id.clone(),
+        id_campana: campaign.campana_id.clone(),
+        monto_total: proposed.map_or(sent_amount, |contract| {
+            Some(convert::money_to_wire(contract.total().amount()))
+        }),
+        moneda: proposed.map_or_else(
+            || campaign.moneda.clone(),
+            |contract| Some(contract.total().currency().to_string()),
+        ),
+        tipo_contrato: proposed.map_or_else(
+            || campaign.tipo_contrato.clone(),
+            |contract| Some(contract.contract_type().as_str().to_owned()),
+        ),
+        fecha_creacion: Some(convert::format_wire_datetime(now)),
+        error: Some(REJECTED.to_owned()),
+        error_detalle: Some(detail.to_owned()),
+    })
 }

@@ -1,5 +1,14 @@
+use alpes_shared::{
+    http::{FunctionConfig, Runtime, serve, telemetry},
+    store::Context,
+};
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    alpes_shared::http::telemetry::init("send-contract");
-    alpes_shared::http::serve(send_contract::app(), 8080).await
+    telemetry::init(send_contract::NAME);
+    let config = FunctionConfig::from_env()?;
+    let port = config.port;
+    let runtime = Runtime::new(send_contract::NAME, config, Context::Alpes);
+    runtime.spawn_relay();
+    serve(send_contract::app(runtime), port).await
 }

@@ -43,7 +43,10 @@ impl ListQuery {
         if let Some(raw) = self.text("limite") {
             match raw.parse::<i64>() {
                 Ok(limit) if (1..=100).contains(&limit) => page.limit = limit,
-                _ => errors.push(FieldError::new("limite", "must be an integer from 1 to 100")),
+                _ => errors.push(FieldError::new(
+                    "limite",
+                    "must be an integer from 1 to 100",
+                )),
             }
         }
         if let Some(raw) = self.text("offset") {
@@ -99,9 +102,20 @@ mod tests {
         let mut errors = ValidationErrors::new();
         assert_eq!(ListQuery::default().page(&mut errors), Page::default());
         let query = ListQuery::from_pairs([("limite", "100"), ("offset", "5")]);
-        assert_eq!(query.page(&mut errors), Page { limit: 100, offset: 5 });
+        assert_eq!(
+            query.page(&mut errors),
+            Page {
+                limit: 100,
+                offset: 5
+            }
+        );
         assert!(errors.is_empty());
-        for (name, value) in [("limite", "0"), ("limite", "101"), ("limite", "x"), ("offset", "-1")] {
+        for (name, value) in [
+            ("limite", "0"),
+            ("limite", "101"),
+            ("limite", "x"),
+            ("offset", "-1"),
+        ] {
             let mut errors = ValidationErrors::new();
             ListQuery::from_pairs([(name, value)]).page(&mut errors);
             assert_eq!(errors.fields().collect::<Vec<_>>(), vec![name]);
