@@ -5,6 +5,7 @@
 //! - [`bus`]: publishing events (Pulsar, Pub/Sub) and the outbox relay.
 //! - [`store`]: PostgreSQL repositories, transactional outbox, inbox.
 //! - [`http`]: the function runtime (serve on `$PORT`, graceful shutdown, health).
+//! - [`views`]: JSON bodies served by more than one function.
 //! - `testing` (feature `testing`): support for the functions' test suites.
 
 pub mod bus;
@@ -14,3 +15,4 @@ pub mod http;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod views;

@@ -1,5 +1,14 @@
+use alpes_shared::{
+    http::{FunctionConfig, Runtime, serve, telemetry},
+    store::Context,
+};
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    alpes_shared::http::telemetry::init("generate-report");
-    alpes_shared::http::serve(generate_report::app(), 8080).await
+    telemetry::init(generate_report::NAME);
+    let config = FunctionConfig::from_env()?;
+    let port = config.port;
+    let runtime = Runtime::new(generate_report::NAME, config, Context::Reportes);
+    runtime.spawn_relay();
+    serve(generate_report::app(runtime), port).await
 }

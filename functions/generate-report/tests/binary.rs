@@ -1,10 +1,69 @@
-//! The built binary serves `GET /health` on `$PORT` and exits cleanly on SIGTERM.
+//! The built binary: starts with only its environment, serves `/health` and `/ready`,
+//! and on SIGTERM finishes the request in flight before exiting.
 
-use alpes_shared::testing::RunningBinary;
+use std::time::Duration;
+
+use alpes_shared::testing::{RunningBinary, database_url_for};
+use sqlx::{
+    Connection, PgConnection,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn a_request_in_flight_completes_after_sigterm(_: PgPoolOptions, connect: PgConnectOptions) {
+    let database_url = database_url_for(&connect);
+    let running = RunningBinary::start(
+        env!("CARGO_BIN_EXE_generate-report"),
+        &[
+            ("DATABASE_URL", database_url.as_str()),
+            ("PUSH_AUTH", "static"),
+            ("PUSH_TOKEN", "t"),
+        ],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let ready = client
+        .get(format!("{}/ready", running.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200, "{}", ready.text().await.unwrap());
+
+    // Hold the table so the listing waits inside the server.
+    let mut blocker = PgConnection::connect(&database_url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut blocker).await.unwrap();
+    sqlx::query("LOCK TABLE reportes.reports IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let url = format!("{}/reportes", running.base_url);
+    let in_flight = tokio::spawn(async move { client.get(url).send().await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!in_flight.is_finished(), "the request waits on the lock");
+
+    let exit = tokio::spawn(running.terminate());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+
+    let response = tokio::time::timeout(Duration::from_secs(10), in_flight)
+        .await
+        .expect("answered within 10 s")
+        .unwrap()
+        .expect("the in-flight request is answered");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "[]");
+    let status = exit.await.unwrap();
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+}
 
 #[tokio::test]
-async fn serves_health_and_stops_on_sigterm() {
-    let running = RunningBinary::start(env!("CARGO_BIN_EXE_generate-report"), &[]).await;
-    let status = running.terminate().await;
-    assert!(status.success(), "exit status after SIGTERM: {status}");
+async fn refuses_to_start_without_its_database_url() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_generate-report"))
+        .env_clear()
+        .env("PUSH_AUTH", "none")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
 }

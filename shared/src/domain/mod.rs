@@ -46,8 +46,8 @@ pub use period::parse_rfc3339;
 pub use phone::Phone;
 pub use platform::{Platform, Platforms};
 pub use report::{
-    AttachOutcome, AttachedContract, CampaignReportInput, CancelOutcome, ContractReportInput,
-    Report, ReportRecord,
+    AbsorbOutcome, AttachOutcome, AttachedContract, CampaignReportInput, CancelOutcome,
+    ContractReportInput, Report, ReportRecord,
 };
 pub use states::{
     CampaignState, ContractState, InfluencerState, Lifecycle, ReportState, Transition,

@@ -64,6 +64,28 @@ impl AttachOutcome {
     }
 }
 
+/// What [`Report::absorb_campaign`] did. Only [`AbsorbOutcome::Absorbed`] changed the
+/// report (and so calls for `ReporteActualizado`).
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbsorbOutcome {
+    /// A contract report (its contract arrived before its campaign) became the
+    /// campaign's report: the same report the other delivery order builds.
+    Absorbed,
+    /// Already the campaign's report: a duplicate `CampanaCreada`; the first one is kept.
+    AlreadyCampaignReport,
+    /// The report was compensated; a late campaign never revives or rewrites it.
+    ReportCancelled,
+    /// The input is about another campaign (a caller's mistake): nothing changes.
+    OtherCampaign,
+}
+
+impl AbsorbOutcome {
+    pub fn changed(self) -> bool {
+        self == Self::Absorbed
+    }
+}
+
 /// What [`Report::cancel`] did. Only [`CancelOutcome::Cancelled`] calls for
 /// `ReporteCompensado`.
 #[must_use]
@@ -122,17 +144,11 @@ impl Report {
         now: DateTime<Utc>,
     ) -> Self {
         let now = at_storage_precision(now);
-        let label = input
-            .campaign_name
-            .as_deref()
-            .map(printable)
-            .filter(|name| !name.is_empty())
-            .unwrap_or_else(|| input.campaign_id.to_string());
         Self::created(
             Self {
                 id,
                 report_type: ReportType::Campana,
-                name: format!("Reporte de campaña: {label}"),
+                name: campaign_report_name(&input),
                 state: ReportState::Activo,
                 campaign_id: input.campaign_id,
                 influencer_id: input.influencer_id,
@@ -216,6 +232,41 @@ impl Report {
                 AttachOutcome::Completed
             }
         }
+    }
+
+    /// Makes this report the campaign's report when the campaign's event arrives after
+    /// its contract's (SPEC section 7: the end state must not depend on delivery order).
+    ///
+    /// A contract report takes the campaign's identity (`campana`, its name, influencer
+    /// and `datos_origen`), keeps its id, creation time and contract, and so becomes
+    /// `completado`: exactly what the campaign report becomes when the contract arrives
+    /// second. A campaign report is left as it is (a duplicate event: the first wins);
+    /// a cancelled report never changes again.
+    pub fn absorb_campaign(
+        &mut self,
+        input: CampaignReportInput,
+        now: DateTime<Utc>,
+    ) -> AbsorbOutcome {
+        let now = at_storage_precision(now);
+        if input.campaign_id != self.campaign_id {
+            return AbsorbOutcome::OtherCampaign;
+        }
+        if self.state == ReportState::Cancelado {
+            return AbsorbOutcome::ReportCancelled;
+        }
+        if self.report_type == ReportType::Campana {
+            return AbsorbOutcome::AlreadyCampaignReport;
+        }
+        self.report_type = ReportType::Campana;
+        self.name = campaign_report_name(&input);
+        self.influencer_id = input.influencer_id;
+        self.source_data = input.source_data;
+        if self.contract.is_some() {
+            // activo -> completado, or already completado: both allowed.
+            let _ = advance(&mut self.state, ReportState::Completado);
+        }
+        self.updated_at = now;
+        AbsorbOutcome::Absorbed
     }
 
     /// The saga's compensation: `cancelado` with `motivo`, from `activo` or
@@ -310,6 +361,17 @@ impl Report {
     pub fn updated_at(&self) -> DateTime<Utc> {
         self.updated_at
     }
+}
+
+/// "Reporte de campaña: {nombre}"; a campaign without a usable name is named by its id.
+fn campaign_report_name(input: &CampaignReportInput) -> String {
+    let label = input
+        .campaign_name
+        .as_deref()
+        .map(printable)
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| input.campaign_id.to_string());
+    format!("Reporte de campaña: {label}")
 }
 
 /// A name from another producer, made fit for a title: one line, bounded.

@@ -16,6 +16,7 @@ mod derived_id;
 mod event;
 mod metadata;
 mod payload;
+mod report;
 mod topic;
 
 pub use codec::{DecodeError, EncodeError};
@@ -26,4 +27,5 @@ pub use payload::{
     CampanaCreadaPayload, ContratoCreadoPayload, ContratoErrorPayload, CrearInfluencerPayload,
     InfluencerRegistradoPayload, Payload, ReportEventType, ReportePayload,
 };
+pub use report::report_event;
 pub use topic::{TOPIC_PREFIX, Topic, UnknownTopic};

@@ -169,6 +169,28 @@ pub async fn find_for_update(
     row.map(Report::try_from).transpose()
 }
 
+/// First key of the advisory locks taken by [`lock_campaign`] ("REPT"), so they never
+/// collide with another use of advisory locks in a shared database.
+const CAMPAIGN_LOCK_CLASS: i32 = 0x5245_5054;
+
+/// Serializes, until the caller's transaction ends, everything that decides about one
+/// campaign's report: creating it, completing it, cancelling it, or remembering a
+/// compensation for it when it does not exist yet.
+///
+/// A row lock cannot guard a report that does not exist yet: without this, a
+/// compensation that finds no report (and records a pending one) and a report creation
+/// that finds no pending compensation could both commit, leaving an active report whose
+/// compensation is never applied. Take it before reading the report or the pending
+/// compensation.
+pub async fn lock_campaign(tx: &mut PgConnection, campaign_id: &str) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+        .bind(CAMPAIGN_LOCK_CLASS)
+        .bind(campaign_id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
 /// Locks and returns the report of a campaign, in the caller's transaction: concurrent
 /// events about one campaign apply one after the other.
 pub async fn find_by_campaign_for_update(
@@ -241,4 +263,52 @@ pub async fn pending_compensation(
             .fetch_optional(conn)
             .await?;
     parse_opt("motivo", motivo.as_deref(), CancellationReason::parse)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sqlx::{
+        PgPool,
+        postgres::{PgConnectOptions, PgPoolOptions},
+    };
+
+    use super::*;
+    use crate::store::{self, Context, DatabaseSettings};
+
+    /// Takes the campaign's lock in another transaction, then lets it go.
+    fn lock_elsewhere(pool: &PgPool, campaign_id: &'static str) -> tokio::task::JoinHandle<()> {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let mut tx = pool.begin().await.unwrap();
+            lock_campaign(&mut tx, campaign_id).await.unwrap();
+            tx.rollback().await.unwrap();
+        })
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn a_campaign_lock_holds_that_campaign_until_the_transaction_ends(
+        _: PgPoolOptions,
+        connect: PgConnectOptions,
+    ) {
+        let pool = store::pool(&DatabaseSettings::new(connect), Context::Reportes);
+        let mut holder = pool.begin().await.unwrap();
+        lock_campaign(&mut holder, "camp-1").await.unwrap();
+
+        let same_campaign = lock_elsewhere(&pool, "camp-1");
+        let other_campaign = lock_elsewhere(&pool, "camp-2");
+        tokio::time::timeout(Duration::from_secs(5), other_campaign)
+            .await
+            .expect("another campaign is not held")
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!same_campaign.is_finished(), "the same campaign waits");
+
+        holder.commit().await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), same_campaign)
+            .await
+            .expect("released at commit")
+            .unwrap();
+    }
 }

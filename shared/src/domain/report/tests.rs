@@ -270,3 +270,130 @@ fn given_record_when_restored_then_identical() {
 
     assert_eq!(Report::restore(report.clone().into_record()), report);
 }
+
+fn same_campaign_contract_input() -> ContractReportInput {
+    ContractReportInput {
+        campaign_id: id("camp-67890"),
+        influencer_id: Some(id("inf-from-contract")),
+        ..contract_input()
+    }
+}
+
+/// A report as a reader compares it: everything but its id and instants, which each
+/// delivery order mints for itself.
+fn content(report: &Report) -> ReportRecord {
+    ReportRecord {
+        id: Uuid::nil(),
+        created_at: now(),
+        updated_at: now(),
+        ..report.clone().into_record()
+    }
+}
+
+#[test]
+fn given_contract_report_when_its_campaign_arrives_then_it_becomes_the_completed_campaign_report() {
+    let mut report = Report::for_contract(same_campaign_contract_input(), Uuid::nil(), None, now());
+
+    let outcome = report.absorb_campaign(campaign_input(), later());
+
+    assert_eq!(outcome, AbsorbOutcome::Absorbed);
+    assert!(outcome.changed());
+    assert_eq!(report.id(), Uuid::nil());
+    assert_eq!(report.report_type(), ReportType::Campana);
+    assert_eq!(report.name(), "Reporte de campaña: Lanzamiento otoño");
+    assert_eq!(report.state(), ReportState::Completado);
+    assert_eq!(report.influencer_id().unwrap().as_str(), "inf-12345");
+    assert_eq!(report.contract().unwrap().id.as_str(), "ctr-1");
+    assert_eq!(report.source_data(), &campaign_input().source_data);
+    assert_eq!(report.created_at(), now());
+    assert_eq!(report.updated_at(), later());
+}
+
+#[test]
+fn given_campaign_and_contract_in_either_order_then_same_report() {
+    let mut campaign_first = campaign_report();
+    let contract = same_campaign_contract_input();
+    assert!(
+        campaign_first
+            .attach_contract(contract.contract_id.clone(), contract.total, later())
+            .changed()
+    );
+
+    let mut contract_first =
+        Report::for_contract(same_campaign_contract_input(), Uuid::nil(), None, now());
+    assert!(
+        contract_first
+            .absorb_campaign(campaign_input(), later())
+            .changed()
+    );
+
+    assert_eq!(content(&campaign_first), content(&contract_first));
+}
+
+#[test]
+fn given_campaign_report_when_campaign_arrives_again_then_first_is_kept() {
+    let mut report = campaign_report();
+    let before = report.clone();
+    let renamed = CampaignReportInput {
+        campaign_name: Some("Otro nombre".into()),
+        ..campaign_input()
+    };
+
+    let outcome = report.absorb_campaign(renamed, later());
+
+    assert_eq!(outcome, AbsorbOutcome::AlreadyCampaignReport);
+    assert!(!outcome.changed());
+    assert_eq!(report, before);
+}
+
+#[test]
+fn given_cancelled_report_when_campaign_arrives_late_then_unchanged() {
+    let mut compensated =
+        Report::for_contract(same_campaign_contract_input(), Uuid::nil(), None, now());
+    let _ = compensated.cancel(rejection(), now());
+    let created_cancelled = Report::for_contract(
+        same_campaign_contract_input(),
+        Uuid::nil(),
+        Some(rejection()),
+        now(),
+    );
+    for mut report in [compensated, created_cancelled] {
+        let before = report.clone();
+
+        let outcome = report.absorb_campaign(campaign_input(), later());
+
+        assert_eq!(outcome, AbsorbOutcome::ReportCancelled);
+        assert_eq!(report, before);
+        assert_eq!(report.state(), ReportState::Cancelado);
+    }
+}
+
+#[test]
+fn given_campaign_of_another_report_when_absorbed_then_unchanged() {
+    let mut report = Report::for_contract(contract_input(), Uuid::nil(), None, now());
+    let before = report.clone();
+
+    let outcome = report.absorb_campaign(campaign_input(), later());
+
+    assert_eq!(outcome, AbsorbOutcome::OtherCampaign);
+    assert_eq!(report, before);
+}
+
+#[test]
+fn given_nameless_campaign_when_absorbed_then_named_by_its_id() {
+    let mut report = Report::for_contract(same_campaign_contract_input(), Uuid::nil(), None, now());
+    let nameless = CampaignReportInput {
+        campaign_name: None,
+        influencer_id: None,
+        ..campaign_input()
+    };
+
+    let _ = report.absorb_campaign(nameless, later());
+
+    assert_eq!(report.name(), "Reporte de campaña: camp-67890");
+    assert_eq!(
+        report.influencer_id(),
+        None,
+        "the campaign's data wins, as in the other order"
+    );
+}
