@@ -20,7 +20,7 @@ CARGO ?= cargo
 # A bound on the whole test run, so a hung test fails CI instead of eating its time.
 TEST_TIMEOUT ?= 2400
 
-.PHONY: help run migrate services services-down services-status tools build test fmt fmt-check lint clean-state
+.PHONY: help run migrate measure services services-down services-status tools build test fmt fmt-check lint clean-state
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -61,6 +61,10 @@ test: tools ## Start the services, then run the whole test suite
 	if [ $$up -ne 0 ]; then echo "error: the services did not start"; exit $$up; fi; \
 	if [ $$built -ne 0 ]; then exit $$built; fi
 	timeout $(TEST_TIMEOUT) $(CARGO) test --workspace --all-targets --no-fail-fast
+
+measure: tools services migrate ## Release binaries: size, exec to first 200 on /ready, idle RSS
+	$(CARGO) build --release --bins
+	scripts/measure_binaries.py
 
 fmt: ## Format the code
 	$(CARGO) fmt --all
