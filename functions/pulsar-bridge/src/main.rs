@@ -1,5 +1,7 @@
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     alpes_shared::http::telemetry::init("pulsar-bridge");
-    alpes_shared::http::serve(pulsar_bridge::app()).await
+    let config = pulsar_bridge::config::BridgeConfig::from_env()?;
+    pulsar_bridge::run(config).await?;
+    Ok(())
 }

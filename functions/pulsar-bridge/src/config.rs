@@ -1,0 +1,886 @@
+//! The bridge's configuration: environment variables only, read once at start into these
+//! types. Every error names the variable (or the `BRIDGE_ROUTES` entry and field) at fault.
+//!
+//! The variables are listed in `docs/BRIDGE.md` and in the crate documentation.
+
+use std::{collections::HashSet, fmt, time::Duration};
+
+use alpes_shared::events::{TOPIC_PREFIX, Topic};
+use reqwest::Url;
+use serde::Deserialize;
+
+/// Path of a function's event endpoint, appended to the `*_URL` base URLs of the default table.
+pub const EVENTS_PATH: &str = "/events";
+
+/// The route table of SPEC section 5: (topic, subscription = consuming function, variable
+/// holding the function's base URL).
+pub const DEFAULT_ROUTES: [(Topic, &str, &str); 6] = [
+    (
+        Topic::CrearInfluencer,
+        "register-influencer",
+        "REGISTER_INFLUENCER_URL",
+    ),
+    (Topic::Influencers, "create-campaign", "CREATE_CAMPAIGN_URL"),
+    (Topic::Campanas, "generate-report", "GENERATE_REPORT_URL"),
+    (Topic::Campanas, "send-contract", "SEND_CONTRACT_URL"),
+    (Topic::Contratos, "generate-report", "GENERATE_REPORT_URL"),
+    (
+        Topic::ContratosError,
+        "compensate-report",
+        "COMPENSATE_REPORT_URL",
+    ),
+];
+
+/// Host of the GCP metadata server, unless `GCE_METADATA_HOST` says otherwise.
+pub const DEFAULT_METADATA_HOST: &str = "metadata.google.internal";
+
+const DEFAULT_PORT: u16 = 8080;
+const DEFAULT_PULSAR_PORT: u16 = 6650;
+const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(6);
+
+/// A variable that is missing or malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    /// The variable, or `BRIDGE_ROUTES[i].field` for a field of a route entry.
+    pub variable: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(variable: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            variable: variable.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Everything the bridge needs, read once at start.
+#[derive(Debug, Clone)]
+pub struct BridgeConfig {
+    /// `PORT`: where `/health`, `/ready` and `/metrics` are served (0 picks a free port).
+    pub port: u16,
+    /// `PULSAR_URL`, or `pulsar://$PULSAR_ADDRESS:6650`.
+    pub pulsar_url: String,
+    /// `PULSAR_TOKEN`: a JWT for the broker's token authentication.
+    pub pulsar_token: Option<Secret>,
+    /// `PUSH_AUTH` (+ `PUSH_TOKEN`, `GCE_METADATA_HOST`).
+    pub push_auth: PushAuth,
+    pub routes: Vec<RouteConfig>,
+    /// Default-table routes left out because their function's URL variable is unset.
+    pub skipped_routes: Vec<SkippedRoute>,
+    /// `BRIDGE_SHUTDOWN_GRACE_MS`: how long in-flight pushes may take to finish after SIGTERM.
+    pub shutdown_grace: Duration,
+}
+
+/// A secret kept out of `Debug` output and logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How each push is authenticated (`Authorization: Bearer <token>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushAuth {
+    /// `PUSH_AUTH=none`: no `Authorization` header (the Pub/Sub emulator's behaviour).
+    None,
+    /// `PUSH_AUTH=static`: the same configured token (`PUSH_TOKEN`) on every push.
+    Static(Secret),
+    /// `PUSH_AUTH=metadata`: an OIDC ID token for the route's audience from the GCP metadata
+    /// server at `host` (`GCE_METADATA_HOST`, default `metadata.google.internal`).
+    Metadata { host: String },
+}
+
+/// A default-table route that is not configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedRoute {
+    pub topic: String,
+    pub subscription: String,
+    pub missing_variable: &'static str,
+}
+
+/// Exponential backoff between failed attempts: `initial`, doubling, at most `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// The wait after the `failed_attempt`-th failed attempt (1-based).
+    pub fn delay(&self, failed_attempt: u32) -> Duration {
+        let doublings = failed_attempt.saturating_sub(1).min(32);
+        self.initial
+            .saturating_mul(1u32 << doublings.min(31))
+            .min(self.max)
+    }
+}
+
+/// One Pulsar subscription pushed to one HTTP endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteConfig {
+    /// Full topic name, e.g. `persistent://public/default/eventos-campanas`.
+    pub topic: String,
+    /// Subscription name, e.g. `generate-report`.
+    pub subscription: String,
+    /// The push endpoint, e.g. `https://generate-report-xyz.a.run.app/events`.
+    pub url: Url,
+    /// Audience of the OIDC token (default: the origin of `url`).
+    pub audience: String,
+    /// Attempts before the message is dead-lettered (>= 1).
+    pub max_attempts: u32,
+    pub backoff: Backoff,
+    /// Most pushes in flight at once.
+    pub concurrency: usize,
+    /// Messages the Pulsar consumer buffers ahead (flow permits and receive queue).
+    pub receive_queue: u32,
+    /// Key_Shared subscription and one in-flight message per key.
+    pub ordered_by_key: bool,
+    /// Per-push timeout; keep it below the function's own request timeout.
+    pub timeout: Duration,
+}
+
+impl RouteConfig {
+    /// `<short topic>/<subscription>`, the route's name in logs and metrics.
+    pub fn name(&self) -> String {
+        format!("{}/{}", short_topic(&self.topic), self.subscription)
+    }
+
+    /// `<topic>-<subscription>-RETRY`: failed messages wait here for their next attempt.
+    pub fn retry_topic(&self) -> String {
+        format!("{}-{}-RETRY", self.topic, self.subscription)
+    }
+
+    /// `<topic>-<subscription>-DLQ`: messages that failed every attempt.
+    pub fn dead_letter_topic(&self) -> String {
+        format!("{}-{}-DLQ", self.topic, self.subscription)
+    }
+
+    /// `<topic>-<subscription>-ATTEMPTS`: durable attempt counts of ordered routes.
+    pub fn attempts_topic(&self) -> String {
+        format!("{}-{}-ATTEMPTS", self.topic, self.subscription)
+    }
+}
+
+/// The last segment of a topic name: `eventos-campanas` for
+/// `persistent://public/default/eventos-campanas`.
+pub fn short_topic(topic: &str) -> &str {
+    topic.rsplit('/').next().unwrap_or(topic)
+}
+
+/// `persistent://public/default/<name>` for a short name; a full name is kept.
+pub fn full_topic(name: &str) -> String {
+    if name.contains("://") {
+        name.to_owned()
+    } else {
+        format!("{TOPIC_PREFIX}{name}")
+    }
+}
+
+/// Settings every route takes unless its `BRIDGE_ROUTES` entry says otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteDefaults {
+    pub max_attempts: u32,
+    pub backoff: Backoff,
+    pub concurrency: usize,
+    pub receive_queue: u32,
+    pub ordered_by_key: bool,
+    pub timeout: Duration,
+}
+
+impl Default for RouteDefaults {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            backoff: Backoff {
+                initial: Duration::from_secs(1),
+                max: Duration::from_secs(60),
+            },
+            concurrency: 16,
+            // Flow permits come back one round trip (and a Nagle delay: the client does not
+            // set TCP_NODELAY) after half the queue is received, so a small queue caps
+            // throughput: 64 gave about 1.8k messages/s on loopback, 500 about 15k.
+            receive_queue: 500,
+            ordered_by_key: false,
+            timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+impl RouteDefaults {
+    /// A route with these settings.
+    pub fn route(&self, topic: &str, subscription: &str, url: Url) -> RouteConfig {
+        RouteConfig {
+            topic: full_topic(topic),
+            subscription: subscription.to_owned(),
+            audience: url.origin().ascii_serialization(),
+            url,
+            max_attempts: self.max_attempts,
+            backoff: self.backoff,
+            concurrency: self.concurrency,
+            receive_queue: self.receive_queue,
+            ordered_by_key: self.ordered_by_key,
+            timeout: self.timeout,
+        }
+    }
+}
+
+/// One entry of `BRIDGE_ROUTES` (JSON array) or of the `BRIDGE_ROUTES_FILE` file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteEntry {
+    topic: String,
+    subscription: String,
+    url: String,
+    audience: Option<String>,
+    max_attempts: Option<u32>,
+    backoff_initial_ms: Option<u64>,
+    backoff_max_ms: Option<u64>,
+    concurrency: Option<usize>,
+    receive_queue: Option<u32>,
+    ordered_by_key: Option<bool>,
+    timeout_ms: Option<u64>,
+}
+
+impl BridgeConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup` (the environment, or a map in tests). An empty value
+    /// counts as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let port = parse_or(&get, "PORT", DEFAULT_PORT, "a TCP port number")?;
+        let pulsar_url = pulsar_url(&get)?;
+        let pulsar_token = get("PULSAR_TOKEN").map(Secret);
+        let push_auth = push_auth(&get)?;
+        let defaults = route_defaults(&get)?;
+        let shutdown_grace = get("BRIDGE_SHUTDOWN_GRACE_MS")
+            .map(|raw| parse_millis("BRIDGE_SHUTDOWN_GRACE_MS", &raw))
+            .transpose()?
+            .unwrap_or(DEFAULT_SHUTDOWN_GRACE);
+
+        let (routes, skipped_routes) = match (get("BRIDGE_ROUTES"), get("BRIDGE_ROUTES_FILE")) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "BRIDGE_ROUTES",
+                    "set either BRIDGE_ROUTES or BRIDGE_ROUTES_FILE, not both",
+                ));
+            }
+            (Some(json), None) => (parse_routes("BRIDGE_ROUTES", &json, &defaults)?, vec![]),
+            (None, Some(path)) => {
+                let json = std::fs::read_to_string(&path).map_err(|error| {
+                    ConfigError::new("BRIDGE_ROUTES_FILE", format!("cannot read {path}: {error}"))
+                })?;
+                (
+                    parse_routes("BRIDGE_ROUTES_FILE", &json, &defaults)?,
+                    vec![],
+                )
+            }
+            (None, None) => default_routes(&get, &defaults)?,
+        };
+        if routes.is_empty() {
+            let variables: Vec<_> = DEFAULT_ROUTES.iter().map(|(_, _, var)| *var).collect();
+            return Err(ConfigError::new(
+                "BRIDGE_ROUTES",
+                format!(
+                    "no route is configured: set BRIDGE_ROUTES, BRIDGE_ROUTES_FILE or at least one of {}",
+                    dedup(&variables).join(", ")
+                ),
+            ));
+        }
+        Ok(Self {
+            port,
+            pulsar_url,
+            pulsar_token,
+            push_auth,
+            routes,
+            skipped_routes,
+            shutdown_grace,
+        })
+    }
+}
+
+fn dedup<'a>(names: &[&'a str]) -> Vec<&'a str> {
+    let mut seen = HashSet::new();
+    names
+        .iter()
+        .copied()
+        .filter(|name| seen.insert(*name))
+        .collect()
+}
+
+fn parse_or<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+    expected: &str,
+) -> Result<T, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::new(name, format!("expected {expected}, got {raw:?}"))),
+    }
+}
+
+fn parse_millis(name: &str, raw: &str) -> Result<Duration, ConfigError> {
+    raw.trim()
+        .parse::<u64>()
+        .map(Duration::from_millis)
+        .map_err(|_| ConfigError::new(name, format!("expected milliseconds, got {raw:?}")))
+}
+
+fn positive<T: PartialOrd + Default + Copy>(
+    name: &str,
+    value: T,
+    what: &str,
+) -> Result<T, ConfigError> {
+    if value > T::default() {
+        Ok(value)
+    } else {
+        Err(ConfigError::new(name, format!("{what} must be at least 1")))
+    }
+}
+
+fn pulsar_url(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let (name, url) = match (get("PULSAR_URL"), get("PULSAR_ADDRESS")) {
+        (Some(url), _) => ("PULSAR_URL", url.trim().to_owned()),
+        (None, Some(address)) => {
+            let address = address.trim();
+            let url = if address.contains("://") {
+                address.to_owned()
+            } else if address.contains(':') {
+                format!("pulsar://{address}")
+            } else {
+                format!("pulsar://{address}:{DEFAULT_PULSAR_PORT}")
+            };
+            ("PULSAR_ADDRESS", url)
+        }
+        (None, None) => {
+            return Err(ConfigError::new(
+                "PULSAR_URL",
+                "not set (e.g. pulsar://127.0.0.1:6650; PULSAR_ADDRESS=<host> is accepted too)",
+            ));
+        }
+    };
+    let parsed = Url::parse(&url)
+        .map_err(|error| ConfigError::new(name, format!("{url:?} is not a URL: {error}")))?;
+    if !matches!(parsed.scheme(), "pulsar" | "pulsar+ssl") || parsed.host_str().is_none() {
+        return Err(ConfigError::new(
+            name,
+            format!("{url:?} is not a pulsar:// or pulsar+ssl:// URL with a host"),
+        ));
+    }
+    Ok(url)
+}
+
+fn push_auth(get: &impl Fn(&str) -> Option<String>) -> Result<PushAuth, ConfigError> {
+    let token = get("PUSH_TOKEN").map(|token| Secret(token.trim().to_owned()));
+    let host = get("GCE_METADATA_HOST")
+        .map(|host| host.trim().to_owned())
+        .unwrap_or_else(|| DEFAULT_METADATA_HOST.to_owned());
+    let mode = get("PUSH_AUTH").map(|mode| mode.trim().to_ascii_lowercase());
+    match (mode.as_deref(), token) {
+        (None, Some(token)) | (Some("static"), Some(token)) => Ok(PushAuth::Static(token)),
+        // `oidc` is what the functions call the same scheme (they verify those tokens).
+        (None | Some("metadata" | "oidc"), _) => Ok(PushAuth::Metadata { host }),
+        (Some("static"), None) => Err(ConfigError::new(
+            "PUSH_TOKEN",
+            "PUSH_AUTH=static needs the token in PUSH_TOKEN",
+        )),
+        (Some("none"), _) => Ok(PushAuth::None),
+        (Some(other), _) => Err(ConfigError::new(
+            "PUSH_AUTH",
+            format!("expected static, metadata (or oidc) or none, got {other:?}"),
+        )),
+    }
+}
+
+fn route_defaults(get: &impl Fn(&str) -> Option<String>) -> Result<RouteDefaults, ConfigError> {
+    let base = RouteDefaults::default();
+    let millis = |name: &str, default: Duration| {
+        get(name)
+            .map(|raw| parse_millis(name, &raw))
+            .transpose()
+            .map(|value| value.unwrap_or(default))
+    };
+    let defaults = RouteDefaults {
+        max_attempts: positive(
+            "BRIDGE_MAX_ATTEMPTS",
+            parse_or(get, "BRIDGE_MAX_ATTEMPTS", base.max_attempts, "an integer")?,
+            "the number of attempts",
+        )?,
+        backoff: Backoff {
+            initial: millis("BRIDGE_BACKOFF_INITIAL_MS", base.backoff.initial)?,
+            max: millis("BRIDGE_BACKOFF_MAX_MS", base.backoff.max)?,
+        },
+        concurrency: positive(
+            "BRIDGE_CONCURRENCY",
+            parse_or(get, "BRIDGE_CONCURRENCY", base.concurrency, "an integer")?,
+            "the concurrency",
+        )?,
+        receive_queue: positive(
+            "BRIDGE_RECEIVE_QUEUE",
+            parse_or(
+                get,
+                "BRIDGE_RECEIVE_QUEUE",
+                base.receive_queue,
+                "an integer",
+            )?,
+            "the receive queue",
+        )?,
+        ordered_by_key: parse_bool(get, "BRIDGE_ORDERED_BY_KEY", base.ordered_by_key)?,
+        timeout: millis("BRIDGE_PUSH_TIMEOUT_MS", base.timeout)?,
+    };
+    if defaults.backoff.initial > defaults.backoff.max {
+        return Err(ConfigError::new(
+            "BRIDGE_BACKOFF_INITIAL_MS",
+            "must not exceed BRIDGE_BACKOFF_MAX_MS",
+        ));
+    }
+    if defaults.timeout.is_zero() {
+        return Err(ConfigError::new(
+            "BRIDGE_PUSH_TIMEOUT_MS",
+            "must be more than 0",
+        ));
+    }
+    Ok(defaults)
+}
+
+fn parse_bool(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match get(name)
+        .map(|raw| raw.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None => Ok(default),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some("false" | "0" | "no" | "off") => Ok(false),
+        Some(other) => Err(ConfigError::new(
+            name,
+            format!("expected true or false, got {other:?}"),
+        )),
+    }
+}
+
+fn parse_url(name: &str, raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw.trim())
+        .map_err(|error| ConfigError::new(name, format!("{raw:?} is not a URL: {error}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(ConfigError::new(
+            name,
+            format!("{raw:?} is not an http(s) URL with a host"),
+        ));
+    }
+    Ok(url)
+}
+
+fn default_routes(
+    get: &impl Fn(&str) -> Option<String>,
+    defaults: &RouteDefaults,
+) -> Result<(Vec<RouteConfig>, Vec<SkippedRoute>), ConfigError> {
+    let mut routes = Vec::new();
+    let mut skipped = Vec::new();
+    for (topic, subscription, variable) in DEFAULT_ROUTES {
+        match get(variable) {
+            Some(base) => {
+                let endpoint = format!("{}{EVENTS_PATH}", base.trim().trim_end_matches('/'));
+                let url = parse_url(variable, &endpoint)?;
+                routes.push(defaults.route(topic.full_name(), subscription, url));
+            }
+            None => skipped.push(SkippedRoute {
+                topic: topic.full_name().to_owned(),
+                subscription: subscription.to_owned(),
+                missing_variable: variable,
+            }),
+        }
+    }
+    Ok((routes, skipped))
+}
+
+fn parse_routes(
+    variable: &str,
+    json: &str,
+    defaults: &RouteDefaults,
+) -> Result<Vec<RouteConfig>, ConfigError> {
+    let entries: Vec<RouteEntry> = serde_json::from_str(json).map_err(|error| {
+        ConfigError::new(
+            variable,
+            format!("expected a JSON array of routes ({error})"),
+        )
+    })?;
+    let mut seen = HashSet::new();
+    let mut routes = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.into_iter().enumerate() {
+        let field = |name: &str| format!("{variable}[{index}].{name}");
+        let topic = entry.topic.trim();
+        if topic.is_empty() || topic.chars().any(char::is_whitespace) {
+            return Err(ConfigError::new(field("topic"), "must be a topic name"));
+        }
+        let subscription = entry.subscription.trim();
+        if subscription.is_empty() || subscription.chars().any(char::is_whitespace) {
+            return Err(ConfigError::new(
+                field("subscription"),
+                "must be a subscription name",
+            ));
+        }
+        let url = parse_url(&field("url"), &entry.url)?;
+        let mut route = defaults.route(topic, subscription, url);
+        if let Some(audience) = entry.audience {
+            route.audience = audience;
+        }
+        if let Some(value) = entry.max_attempts {
+            route.max_attempts = positive(&field("max_attempts"), value, "max_attempts")?;
+        }
+        if let Some(ms) = entry.backoff_initial_ms {
+            route.backoff.initial = Duration::from_millis(ms);
+        }
+        if let Some(ms) = entry.backoff_max_ms {
+            route.backoff.max = Duration::from_millis(ms);
+        }
+        if route.backoff.initial > route.backoff.max {
+            return Err(ConfigError::new(
+                field("backoff_initial_ms"),
+                "must not exceed backoff_max_ms",
+            ));
+        }
+        if let Some(value) = entry.concurrency {
+            route.concurrency = positive(&field("concurrency"), value, "concurrency")?;
+        }
+        if let Some(value) = entry.receive_queue {
+            route.receive_queue = positive(&field("receive_queue"), value, "receive_queue")?;
+        }
+        if let Some(value) = entry.ordered_by_key {
+            route.ordered_by_key = value;
+        }
+        if let Some(ms) = entry.timeout_ms {
+            if ms == 0 {
+                return Err(ConfigError::new(field("timeout_ms"), "must be more than 0"));
+            }
+            route.timeout = Duration::from_millis(ms);
+        }
+        if !seen.insert((route.topic.clone(), route.subscription.clone())) {
+            return Err(ConfigError::new(
+                field("subscription"),
+                format!(
+                    "{} already has a route with subscription {}",
+                    route.topic, route.subscription
+                ),
+            ));
+        }
+        routes.push(route);
+    }
+    Ok(routes)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<BridgeConfig, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        BridgeConfig::from_lookup(|name| map.get(name).cloned())
+    }
+
+    const PULSAR: (&str, &str) = ("PULSAR_URL", "pulsar://127.0.0.1:6650");
+
+    #[test]
+    fn default_table_with_every_url() {
+        let config = config(&[
+            PULSAR,
+            ("REGISTER_INFLUENCER_URL", "http://register:8080"),
+            ("CREATE_CAMPAIGN_URL", "http://campaign:8080/"),
+            ("SEND_CONTRACT_URL", "https://send-contract-xyz.a.run.app"),
+            ("GENERATE_REPORT_URL", "http://report:8080"),
+            ("COMPENSATE_REPORT_URL", "http://compensate:8080"),
+        ])
+        .unwrap();
+        let table: Vec<_> = config
+            .routes
+            .iter()
+            .map(|route| (route.name(), route.url.as_str().to_owned()))
+            .collect();
+        assert_eq!(
+            table,
+            [
+                (
+                    "eventos-crear-influencer/register-influencer",
+                    "http://register:8080/events"
+                ),
+                (
+                    "eventos-influencers/create-campaign",
+                    "http://campaign:8080/events"
+                ),
+                (
+                    "eventos-campanas/generate-report",
+                    "http://report:8080/events"
+                ),
+                (
+                    "eventos-campanas/send-contract",
+                    "https://send-contract-xyz.a.run.app/events"
+                ),
+                (
+                    "eventos-contratos/generate-report",
+                    "http://report:8080/events"
+                ),
+                (
+                    "eventos-contratos-error/compensate-report",
+                    "http://compensate:8080/events"
+                ),
+            ]
+            .map(|(name, url)| (name.to_owned(), url.to_owned()))
+        );
+        assert!(config.skipped_routes.is_empty());
+        let send_contract = &config.routes[3];
+        assert_eq!(
+            send_contract.topic,
+            "persistent://public/default/eventos-campanas"
+        );
+        assert_eq!(send_contract.subscription, "send-contract");
+        assert_eq!(
+            send_contract.audience,
+            "https://send-contract-xyz.a.run.app"
+        );
+        assert_eq!(send_contract.max_attempts, 5);
+        assert_eq!(send_contract.backoff.initial, Duration::from_secs(1));
+        assert_eq!(send_contract.backoff.max, Duration::from_secs(60));
+        assert!(!send_contract.ordered_by_key);
+        assert_eq!(
+            send_contract.retry_topic(),
+            "persistent://public/default/eventos-campanas-send-contract-RETRY"
+        );
+        assert_eq!(
+            send_contract.dead_letter_topic(),
+            "persistent://public/default/eventos-campanas-send-contract-DLQ"
+        );
+        assert_eq!(config.port, 8080);
+        assert_eq!(
+            config.push_auth,
+            PushAuth::Metadata {
+                host: "metadata.google.internal".into()
+            }
+        );
+    }
+
+    #[test]
+    fn routes_without_url_are_skipped_but_one_route_is_required() {
+        let config = config(&[PULSAR, ("GENERATE_REPORT_URL", "http://report:8080")]).unwrap();
+        assert_eq!(config.routes.len(), 2);
+        assert_eq!(config.skipped_routes.len(), 4);
+        assert_eq!(
+            config.skipped_routes[0].missing_variable,
+            "REGISTER_INFLUENCER_URL"
+        );
+        let error = super::BridgeConfig::from_lookup(|name| {
+            (name == "PULSAR_URL").then(|| "pulsar://h:1".to_owned())
+        })
+        .unwrap_err();
+        assert_eq!(error.variable, "BRIDGE_ROUTES");
+        assert!(error.message.contains("GENERATE_REPORT_URL"), "{error}");
+    }
+
+    #[test]
+    fn route_defaults_come_from_the_environment() {
+        let config = config(&[
+            PULSAR,
+            ("GENERATE_REPORT_URL", "http://report:8080"),
+            ("BRIDGE_MAX_ATTEMPTS", "7"),
+            ("BRIDGE_BACKOFF_INITIAL_MS", "100"),
+            ("BRIDGE_BACKOFF_MAX_MS", "400"),
+            ("BRIDGE_CONCURRENCY", "3"),
+            ("BRIDGE_RECEIVE_QUEUE", "9"),
+            ("BRIDGE_ORDERED_BY_KEY", "true"),
+            ("BRIDGE_PUSH_TIMEOUT_MS", "1500"),
+            ("BRIDGE_SHUTDOWN_GRACE_MS", "250"),
+            ("PORT", "0"),
+        ])
+        .unwrap();
+        let route = &config.routes[0];
+        assert_eq!(route.max_attempts, 7);
+        assert_eq!(
+            route.backoff,
+            Backoff {
+                initial: Duration::from_millis(100),
+                max: Duration::from_millis(400)
+            }
+        );
+        assert_eq!(route.concurrency, 3);
+        assert_eq!(route.receive_queue, 9);
+        assert!(route.ordered_by_key);
+        assert_eq!(route.timeout, Duration::from_millis(1500));
+        assert_eq!(config.shutdown_grace, Duration::from_millis(250));
+        assert_eq!(config.port, 0);
+    }
+
+    #[test]
+    fn bridge_routes_replace_the_table() {
+        let routes = r#"[
+            {"topic": "orders", "subscription": "billing", "url": "http://127.0.0.1:9000/events",
+             "max_attempts": 2, "backoff_initial_ms": 10, "backoff_max_ms": 20, "concurrency": 4,
+             "ordered_by_key": true, "timeout_ms": 300, "audience": "aud", "receive_queue": 5},
+            {"topic": "persistent://t/ns/other", "subscription": "s", "url": "https://x.example/hook"}
+        ]"#;
+        let config = config(&[
+            PULSAR,
+            ("BRIDGE_ROUTES", routes),
+            ("GENERATE_REPORT_URL", "http://ignored"),
+        ])
+        .unwrap();
+        assert_eq!(config.routes.len(), 2);
+        let first = &config.routes[0];
+        assert_eq!(first.topic, "persistent://public/default/orders");
+        assert_eq!(first.max_attempts, 2);
+        assert_eq!(first.backoff.initial, Duration::from_millis(10));
+        assert_eq!(first.concurrency, 4);
+        assert_eq!(first.receive_queue, 5);
+        assert!(first.ordered_by_key);
+        assert_eq!(first.timeout, Duration::from_millis(300));
+        assert_eq!(first.audience, "aud");
+        let second = &config.routes[1];
+        assert_eq!(second.topic, "persistent://t/ns/other");
+        assert_eq!(second.audience, "https://x.example");
+        assert_eq!(second.name(), "other/s");
+        assert_eq!(second.dead_letter_topic(), "persistent://t/ns/other-s-DLQ");
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let cases: [(&[(&str, &str)], &str); 10] = [
+            (&[("GENERATE_REPORT_URL", "http://r")], "PULSAR_URL"),
+            (
+                &[PULSAR, ("GENERATE_REPORT_URL", "not a url")],
+                "GENERATE_REPORT_URL",
+            ),
+            (&[PULSAR, ("BRIDGE_ROUTES", "{}")], "BRIDGE_ROUTES"),
+            (
+                &[
+                    PULSAR,
+                    (
+                        "BRIDGE_ROUTES",
+                        r#"[{"topic":"t","subscription":"s","url":"ftp://x"}]"#,
+                    ),
+                ],
+                "BRIDGE_ROUTES[0].url",
+            ),
+            (
+                &[
+                    PULSAR,
+                    (
+                        "BRIDGE_ROUTES",
+                        r#"[{"topic":"t","subscription":"s","url":"http://x","max_attempts":0}]"#,
+                    ),
+                ],
+                "BRIDGE_ROUTES[0].max_attempts",
+            ),
+            (
+                &[PULSAR, ("GENERATE_REPORT_URL", "http://r"), ("PORT", "x")],
+                "PORT",
+            ),
+            (
+                &[
+                    PULSAR,
+                    ("GENERATE_REPORT_URL", "http://r"),
+                    ("PUSH_AUTH", "static"),
+                ],
+                "PUSH_TOKEN",
+            ),
+            (
+                &[
+                    PULSAR,
+                    ("GENERATE_REPORT_URL", "http://r"),
+                    ("PUSH_AUTH", "oauth"),
+                ],
+                "PUSH_AUTH",
+            ),
+            (
+                &[
+                    PULSAR,
+                    ("GENERATE_REPORT_URL", "http://r"),
+                    ("BRIDGE_CONCURRENCY", "0"),
+                ],
+                "BRIDGE_CONCURRENCY",
+            ),
+            (
+                &[
+                    ("PULSAR_URL", "http://x"),
+                    ("GENERATE_REPORT_URL", "http://r"),
+                ],
+                "PULSAR_URL",
+            ),
+        ];
+        for (vars, variable) in cases {
+            let error = config(vars).unwrap_err();
+            assert_eq!(error.variable, variable, "{vars:?}: {error}");
+            assert!(error.to_string().starts_with(variable), "{error}");
+        }
+    }
+
+    #[test]
+    fn pulsar_address_is_accepted_and_push_auth_has_defaults() {
+        let config = config(&[
+            ("PULSAR_ADDRESS", "broker"),
+            ("GENERATE_REPORT_URL", "http://r"),
+            ("PUSH_TOKEN", "local-secret"),
+        ])
+        .unwrap();
+        assert_eq!(config.pulsar_url, "pulsar://broker:6650");
+        assert_eq!(
+            config.push_auth,
+            PushAuth::Static(Secret("local-secret".into()))
+        );
+        assert!(!format!("{config:?}").contains("local-secret"));
+        let none = super::BridgeConfig::from_lookup(|name| match name {
+            "PULSAR_ADDRESS" => Some("broker:7000".into()),
+            "GENERATE_REPORT_URL" => Some("http://r".into()),
+            "PUSH_AUTH" => Some("none".into()),
+            "PUSH_TOKEN" => Some("ignored".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(none.pulsar_url, "pulsar://broker:7000");
+        assert_eq!(none.push_auth, PushAuth::None);
+        let oidc = super::BridgeConfig::from_lookup(|name| match name {
+            "PULSAR_URL" => Some("pulsar://broker:6650".into()),
+            "GENERATE_REPORT_URL" => Some("http://r".into()),
+            "PUSH_AUTH" => Some("oidc".into()),
+            "PUSH_TOKEN" => Some("ignored".into()),
+            "GCE_METADATA_HOST" => Some("127.0.0.1:9999".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            oidc.push_auth,
+            PushAuth::Metadata {
+                host: "127.0.0.1:9999".into()
+            }
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_maximum() {
+        let backoff = Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+        };
+        let delays: Vec<_> = (1..=8).map(|n| backoff.delay(n).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(backoff.delay(1000), Duration::from_secs(60));
+    }
+}
