@@ -1,5 +1,7 @@
 //! Test support shared by the functions' test suites (feature `testing`, dev only).
 
+pub mod openapi;
+
 use std::{
     net::TcpListener,
     process::{Child, Command, ExitStatus, Stdio},

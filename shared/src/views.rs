@@ -6,24 +6,35 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::Report;
+use crate::{
+    domain::Report,
+    http::openapi::{ReportStateSchema, ReportTypeSchema},
+};
 
 /// A report as `GET /reportes` shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Report)]
 pub struct ReportBody {
     id: Uuid,
+    #[schema(value_type = ReportTypeSchema)]
     tipo_reporte: &'static str,
     nombre: String,
+    #[schema(value_type = ReportStateSchema)]
     estado: &'static str,
     id_campana: String,
     id_influencer: Option<String>,
+    /// Set once the campaign's contract is attached.
     id_contrato: Option<String>,
     /// A JSON number with two places at most, like the amounts clients send.
     monto_total: Option<f64>,
+    /// ISO 4217 code of `monto_total`.
     moneda: Option<String>,
+    /// Why the report was cancelled (`cancelado` only).
     motivo: Option<String>,
+    /// The fields of the event the report was made from.
     datos_origen: Value,
     fecha_creacion: DateTime<Utc>,
     fecha_actualizacion: DateTime<Utc>,

@@ -17,6 +17,7 @@ use alpes_shared::{
     events::{EventMetadata, IntegrationEvent, ReportEventType, Topic},
     http::{
         ApiError, EventDelivery, EventError, EventHandler, Handled, Json, Runtime, events_router,
+        openapi,
     },
     store::{
         StoreError, inbox,
@@ -31,6 +32,7 @@ use axum::{
 };
 use chrono::Utc;
 use serde_json::Value;
+use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 pub use alpes_shared::{events::report_event, views::ReportBody};
@@ -39,16 +41,39 @@ pub const NAME: &str = "compensate-report";
 
 /// The service: its API, its event endpoint, and the shared runtime's endpoints.
 pub fn app(runtime: Runtime) -> Router {
+    let compensations = Arc::new(Compensations {
+        runtime: runtime.clone(),
+    });
+    let document = openapi::document(ApiDoc::openapi(), compensations.topics());
     let api = Router::new()
         .route("/reportes/{id}/compensar", post(compensate))
+        .route("/openapi.json", openapi::route(&document))
         .with_state(runtime.clone());
-    let events = events_router(
-        Arc::new(Compensations {
-            runtime: runtime.clone(),
-        }),
-        runtime.push_auth.clone(),
-    );
+    let events = events_router(compensations, runtime.push_auth.clone());
     runtime.router(api.merge(events))
+}
+
+/// This function's API, for `GET /openapi.json` (the shared endpoints are added by
+/// [`openapi::document`]).
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        description = "The saga's compensation: cancels the report of the campaign whose contract failed (`EventoContratoError`), or one report by hand (`POST /reportes/{id}/compensar`). Announces each cancellation with `EventoReporte` (`ReporteCompensado`) on `eventos-reportes`."
+    ),
+    paths(compensate),
+    tags((name = "reportes", description = "Reports of campaigns and contracts"))
+)]
+struct ApiDoc;
+
+/// A `POST /reportes/{id}/compensar` body.
+#[derive(ToSchema)]
+#[schema(example = json!({"motivo": "El influencer canceló la campaña"}))]
+#[allow(dead_code)] // describes a body, never built: `typed_reason` reads it
+pub struct CompensateReportRequest {
+    /// Why the report is cancelled: 1..=2000 characters after trimming. Kept only the
+    /// first time: a report already cancelled keeps its `motivo`.
+    #[schema(min_length = 1, max_length = 2000)]
+    motivo: String,
 }
 
 /// The `motivo` of a `POST /reportes/{id}/compensar` body.
@@ -64,9 +89,27 @@ fn typed_reason(body: &Value) -> Result<CancellationReason, ApiError> {
     }
 }
 
+/// Cancels one report by hand.
+///
 /// `POST /reportes/{id}/compensar` with `{"motivo": "..."}`: 200 with the cancelled
 /// report, also when it already was (its first `motivo` is kept and nothing is
 /// announced again); 404 for an unknown report; 422 without a usable `motivo`.
+#[utoipa::path(
+    post,
+    path = "/reportes/{id}/compensar",
+    tag = "reportes",
+    operation_id = "compensateReport",
+    params(("id" = Uuid, Path, description = "The report's id")),
+    request_body = CompensateReportRequest,
+    responses(
+        (status = 200, description = "The report, `cancelado` (now or already)", body = ReportBody),
+        openapi::BadRequest,
+        openapi::NotFound,
+        openapi::PayloadTooLarge,
+        openapi::ValidationFailed,
+        openapi::ServerErrors,
+    )
+)]
 async fn compensate(
     State(runtime): State<Runtime>,
     Path(id): Path<String>,

@@ -19,6 +19,9 @@ use alpes_shared::{
     http::{
         ApiError, CreateRequest, EventDelivery, EventError, EventHandler, Handled, ListQuery,
         Runtime, events_router,
+        openapi::{
+            self, CampaignStateSchema, CommissionTypeSchema, ContractTypeSchema, PageParams,
+        },
     },
     store::{
         Constraint, StoreError, campaigns, inbox,
@@ -34,48 +37,145 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
 pub const NAME: &str = "create-campaign";
 
 /// The service: its API, its event endpoint, and the shared runtime's endpoints.
 pub fn app(runtime: Runtime) -> Router {
+    let welcomes = Arc::new(Welcomes {
+        runtime: runtime.clone(),
+    });
+    let document = openapi::document(ApiDoc::openapi(), welcomes.topics());
     let api = Router::new()
         .route("/campanas", get(list).post(create))
         .route("/campanas/{id}", get(find))
+        .route("/openapi.json", openapi::route(&document))
         .with_state(runtime.clone());
-    let events = events_router(
-        Arc::new(Welcomes {
-            runtime: runtime.clone(),
-        }),
-        runtime.push_auth.clone(),
-    );
+    let events = events_router(welcomes, runtime.push_auth.clone());
     runtime.router(api.merge(events))
 }
 
+/// This function's API, for `GET /openapi.json` (the shared endpoints are added by
+/// [`openapi::document`]).
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        description = "Creates campaigns (`POST /campanas`, and one welcome campaign for every `EventoInfluencerRegistrado`) and serves them back. Announces each one with `EventoCampanaCreada` on `eventos-campanas`."
+    ),
+    paths(create, list, find),
+    tags((name = "campanas", description = "Campaigns"))
+)]
+struct ApiDoc;
+
 /// A campaign as the API shows it. Amounts are JSON numbers, as clients send them; they
 /// are exact two-place decimals in the domain and the database.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Campaign)]
 pub struct CampaignBody {
     id: Uuid,
     nombre: String,
     descripcion: String,
+    #[schema(value_type = CommissionTypeSchema)]
     tipo_comision: &'static str,
     valor_comision: f64,
+    /// ISO 4217 code.
     moneda: String,
     categorias_objetivo: Vec<String>,
     fecha_inicio: DateTime<Utc>,
     fecha_fin: Option<DateTime<Utc>>,
     influencer_id: Option<String>,
     influencer_nombre: Option<String>,
+    #[schema(format = Email)]
     influencer_email: Option<String>,
+    #[schema(value_type = ContractTypeSchema)]
     tipo_contrato: &'static str,
     monto_base: f64,
     entregables: Option<String>,
     /// Whether this is the influencer's welcome campaign.
     bienvenida: bool,
+    /// `activa` when created.
+    #[schema(value_type = CampaignStateSchema)]
     estado: &'static str,
     fecha_creacion: DateTime<Utc>,
+}
+
+/// A `POST /campanas` body. Amounts take two decimal places at most.
+///
+/// Documentation only: the handler reads the body leniently (`NewCampaign`), so that
+/// one 422 lists every refused field.
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "id": "0195e4c4-6f1e-7c3a-9a4b-3f2d1c0b9a88",
+    "nombre": "Primavera 2026",
+    "descripcion": "Colección de primavera",
+    "tipo_comision": "cpa",
+    "valor_comision": 150.5,
+    "moneda": "EUR",
+    "categorias_objetivo": ["moda"],
+    "fecha_inicio": "2026-03-01T00:00:00Z",
+    "fecha_fin": "2026-05-31T23:59:59Z",
+    "influencer_id": "0195e4c4-6f1e-7c3a-9a4b-3f2d1c0b9a87",
+    "influencer_nombre": "Ana Pérez",
+    "influencer_email": "ana@example.com",
+    "tipo_contrato": "temporal",
+    "monto_base": 1200,
+    "entregables": "3 publicaciones y 5 historias"
+}))]
+#[allow(dead_code)] // describes a body, never built
+pub struct CreateCampaignRequest {
+    /// The campaign's id, and the request's idempotency key: the same `id` with the same
+    /// body answers 200 with the stored campaign, with another body 409. Without it the
+    /// server assigns a UUID v7.
+    id: Option<Uuid>,
+    /// 1..=300 characters after trimming.
+    #[schema(min_length = 1, max_length = 300)]
+    nombre: String,
+    #[schema(min_length = 1, max_length = 2000)]
+    descripcion: String,
+    /// Default `cpa`.
+    tipo_comision: Option<CommissionTypeSchema>,
+    /// Greater than 0.
+    #[schema(exclusive_minimum = 0)]
+    valor_comision: f64,
+    /// ISO 4217 code (three letters); default `USD`.
+    #[schema(pattern = "^[A-Za-z]{3}$", default = "USD")]
+    moneda: Option<String>,
+    /// Up to 10 categories, possibly none (the campaign targets everyone).
+    #[schema(max_items = 10)]
+    categorias_objetivo: Option<Vec<String>>,
+    /// RFC 3339; default now.
+    fecha_inicio: Option<DateTime<Utc>>,
+    /// RFC 3339, after `fecha_inicio`.
+    fecha_fin: Option<DateTime<Utc>>,
+    /// The influencer the campaign is for; `influencer_id`, `influencer_nombre` and
+    /// `influencer_email` come together or not at all.
+    #[schema(min_length = 1, max_length = 200)]
+    influencer_id: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
+    influencer_nombre: Option<String>,
+    #[schema(format = Email)]
+    influencer_email: Option<String>,
+    /// Default `puntual`.
+    tipo_contrato: Option<ContractTypeSchema>,
+    /// Greater than 0; default `valor_comision`.
+    #[schema(exclusive_minimum = 0)]
+    monto_base: Option<f64>,
+    #[schema(min_length = 1, max_length = 2000)]
+    entregables: Option<String>,
+}
+
+/// The filters of `GET /campanas`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents what `list` reads from its `ListQuery`
+pub struct CampaignFilters {
+    /// Only campaigns in this state; an unknown state is 422.
+    #[param(inline)]
+    estado: Option<CampaignStateSchema>,
+    /// Only campaigns for this influencer.
+    influencer_id: Option<String>,
 }
 
 /// The JSON number of an amount: the nearest `f64` to the exact decimal, which prints back
@@ -169,8 +269,27 @@ async fn store_new(
     Ok(Some(message.event_id))
 }
 
-/// `POST /campanas`: 201 with the campaign; 200 when the same `id` and body were already
-/// created; 409 for an `id` used with another body.
+/// Creates a campaign.
+///
+/// `POST /campanas`: 201 with the campaign (`estado` `activa`); 200 when the same `id` and
+/// body were already created; 409 for an `id` used with another body.
+#[utoipa::path(
+    post,
+    path = "/campanas",
+    tag = "campanas",
+    operation_id = "createCampaign",
+    request_body = CreateCampaignRequest,
+    responses(
+        (status = 201, description = "Created (`estado` `activa`)", body = CampaignBody,
+            headers(("Location" = String, description = "`/campanas/{id}`"))),
+        (status = 200, description = "The same `id` and body were already created: the stored campaign", body = CampaignBody),
+        openapi::BadRequest,
+        openapi::Conflict,
+        openapi::PayloadTooLarge,
+        openapi::ValidationFailed,
+        openapi::ServerErrors,
+    )
+)]
 async fn create(
     State(runtime): State<Runtime>,
     request: CreateRequest<NewCampaign>,
@@ -220,7 +339,21 @@ async fn replay(
     }
 }
 
+/// One campaign.
+///
 /// `GET /campanas/{id}`.
+#[utoipa::path(
+    get,
+    path = "/campanas/{id}",
+    tag = "campanas",
+    operation_id = "getCampaign",
+    params(("id" = Uuid, Path, description = "The campaign's id")),
+    responses(
+        (status = 200, description = "The campaign", body = CampaignBody),
+        openapi::NotFound,
+        openapi::ServerErrors,
+    )
+)]
 async fn find(
     State(runtime): State<Runtime>,
     Path(id): Path<String>,
@@ -234,7 +367,23 @@ async fn find(
     Ok(Json(CampaignBody::from(&stored.campaign)))
 }
 
-/// `GET /campanas?estado=&influencer_id=&limite=&offset=`.
+/// Lists campaigns.
+///
+/// `GET /campanas?estado=&influencer_id=&limite=&offset=`, ordered by `fecha_creacion`
+/// then `id`.
+#[utoipa::path(
+    get,
+    path = "/campanas",
+    tag = "campanas",
+    operation_id = "listCampaigns",
+    params(PageParams, CampaignFilters),
+    responses(
+        (status = 200, description = "The page of campaigns", body = Vec<CampaignBody>),
+        openapi::BadRequest,
+        openapi::ValidationFailed,
+        openapi::ServerErrors,
+    )
+)]
 async fn list(
     State(runtime): State<Runtime>,
     query: ListQuery,

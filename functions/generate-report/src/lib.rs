@@ -32,6 +32,7 @@ use alpes_shared::{
     http::{
         ApiError, EventDelivery, EventError, EventHandler, Handled, ListQuery, Runtime,
         events_router,
+        openapi::{self, PageParams, ReportStateSchema, ReportTypeSchema},
     },
     store::{
         Constraint, StoreError, inbox,
@@ -47,6 +48,7 @@ use axum::{
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::{IntoParams, OpenApi};
 use uuid::Uuid;
 
 pub use alpes_shared::{events::report_event, views::ReportBody};
@@ -59,20 +61,61 @@ const DECISION_ATTEMPTS: u32 = 3;
 
 /// The service: its read API, its event endpoint, and the shared runtime's endpoints.
 pub fn app(runtime: Runtime) -> Router {
+    let reports = Arc::new(Reports {
+        runtime: runtime.clone(),
+    });
+    let document = openapi::document(ApiDoc::openapi(), reports.topics());
     let api = Router::new()
         .route("/reportes", get(list))
         .route("/reportes/{id}", get(find))
+        .route("/openapi.json", openapi::route(&document))
         .with_state(runtime.clone());
-    let events = events_router(
-        Arc::new(Reports {
-            runtime: runtime.clone(),
-        }),
-        runtime.push_auth.clone(),
-    );
+    let events = events_router(reports, runtime.push_auth.clone());
     runtime.router(api.merge(events))
 }
 
+/// This function's API, for `GET /openapi.json` (the shared endpoints are added by
+/// [`openapi::document`]).
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        description = "Builds the report of each campaign from `EventoCampanaCreada` and `EventoContratoCreado`, and serves the reports. Announces each change with `EventoReporte` on `eventos-reportes`."
+    ),
+    paths(list, find),
+    tags((name = "reportes", description = "Reports of campaigns and contracts"))
+)]
+struct ApiDoc;
+
+/// The filters of `GET /reportes`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents what `list` reads from its `ListQuery`
+pub struct ReportFilters {
+    /// Only this campaign's reports.
+    id_campana: Option<String>,
+    /// Only reports in this state; an unknown state is 422.
+    #[param(inline)]
+    estado: Option<ReportStateSchema>,
+    /// Only reports of this type; an unknown type is 422.
+    #[param(inline)]
+    tipo_reporte: Option<ReportTypeSchema>,
+}
+
+/// One report.
+///
 /// `GET /reportes/{id}`.
+#[utoipa::path(
+    get,
+    path = "/reportes/{id}",
+    tag = "reportes",
+    operation_id = "getReport",
+    params(("id" = Uuid, Path, description = "The report's id")),
+    responses(
+        (status = 200, description = "The report", body = ReportBody),
+        openapi::NotFound,
+        openapi::ServerErrors,
+    )
+)]
 async fn find(
     State(runtime): State<Runtime>,
     Path(id): Path<String>,
@@ -86,7 +129,23 @@ async fn find(
     Ok(Json(ReportBody::from(&report)))
 }
 
-/// `GET /reportes?id_campana=&estado=&tipo_reporte=&limite=&offset=`.
+/// Lists reports.
+///
+/// `GET /reportes?id_campana=&estado=&tipo_reporte=&limite=&offset=`, ordered by
+/// `fecha_creacion` then `id`.
+#[utoipa::path(
+    get,
+    path = "/reportes",
+    tag = "reportes",
+    operation_id = "listReports",
+    params(PageParams, ReportFilters),
+    responses(
+        (status = 200, description = "The page of reports", body = Vec<ReportBody>),
+        openapi::BadRequest,
+        openapi::ValidationFailed,
+        openapi::ServerErrors,
+    )
+)]
 async fn list(
     State(runtime): State<Runtime>,
     query: ListQuery,

@@ -10,6 +10,7 @@ use alpes_shared::{
     http::{
         ApiError, CreateRequest, EventDelivery, EventError, EventHandler, Handled, ListQuery,
         Runtime, events_router,
+        openapi::{self, InfluencerStateSchema, PageParams, PlatformSchema},
     },
     store::{
         Constraint, StoreError, inbox, influencers,
@@ -25,39 +26,118 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
 pub const NAME: &str = "register-influencer";
 
 /// The service: its API, its event endpoint, and the shared runtime's endpoints.
 pub fn app(runtime: Runtime) -> Router {
+    let commands = Arc::new(Commands {
+        runtime: runtime.clone(),
+    });
+    let document = openapi::document(ApiDoc::openapi(), commands.topics());
     let api = Router::new()
         .route("/influencers", get(list).post(register))
         .route("/influencers/{id}", get(find))
+        .route("/openapi.json", openapi::route(&document))
         .with_state(runtime.clone());
-    let events = events_router(
-        Arc::new(Commands {
-            runtime: runtime.clone(),
-        }),
-        runtime.push_auth.clone(),
-    );
+    let events = events_router(commands, runtime.push_auth.clone());
     runtime.router(api.merge(events))
 }
 
+/// This function's API, for `GET /openapi.json` (the shared endpoints are added by
+/// [`openapi::document`]).
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        description = "Registers influencers (`POST /influencers`, and the `EventoCrearInfluencer` command of the existing tools) and serves them back. Announces each one with `EventoInfluencerRegistrado` on `eventos-influencers`."
+    ),
+    paths(register, list, find),
+    tags((name = "influencers", description = "Influencers of the platform"))
+)]
+struct ApiDoc;
+
 /// An influencer as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Influencer)]
 pub struct InfluencerBody {
     id: Uuid,
     nombre: String,
+    /// Lower-cased.
+    #[schema(format = Email)]
     email: String,
+    /// Lower-cased, without duplicates.
     categorias: Vec<String>,
+    #[schema(value_type = Vec<PlatformSchema>)]
     plataformas: Vec<&'static str>,
     descripcion: Option<String>,
     biografia: Option<String>,
+    #[schema(format = "uri")]
     sitio_web: Option<String>,
     telefono: Option<String>,
+    /// `pendiente` when registered.
+    #[schema(value_type = InfluencerStateSchema)]
     estado: &'static str,
     fecha_creacion: DateTime<Utc>,
+}
+
+/// A `POST /influencers` body.
+///
+/// Documentation only: the handler reads the body leniently (`NewInfluencer`), so that
+/// one 422 lists every refused field.
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "id": "0195e4c4-6f1e-7c3a-9a4b-3f2d1c0b9a87",
+    "nombre": "Ana Pérez",
+    "email": "ana@example.com",
+    "categorias": ["moda", "viajes"],
+    "plataformas": ["instagram", "tiktok"],
+    "descripcion": "Moda sostenible",
+    "biografia": "Creadora de contenido desde 2015.",
+    "sitio_web": "https://ana.example.com",
+    "telefono": "+34 600 123 456"
+}))]
+#[allow(dead_code)] // describes a body, never built
+pub struct RegisterInfluencerRequest {
+    /// The influencer's id, and the request's idempotency key: the same `id` with the same
+    /// body answers 200 with the stored influencer, with another body 409. Without it the
+    /// server assigns a UUID v7.
+    id: Option<Uuid>,
+    /// 1..=200 characters after trimming.
+    #[schema(min_length = 1, max_length = 200)]
+    nombre: String,
+    /// A valid address, stored lower-cased; unique (409 when another influencer has it).
+    #[schema(format = Email, max_length = 254)]
+    email: String,
+    /// 1..=10 non-empty categories (100 characters at most each), stored lower-cased,
+    /// duplicates removed.
+    #[schema(min_items = 1, max_items = 10)]
+    categorias: Vec<String>,
+    /// Where the influencer publishes.
+    plataformas: Option<Vec<PlatformSchema>>,
+    #[schema(min_length = 1, max_length = 2000)]
+    descripcion: Option<String>,
+    #[schema(min_length = 1, max_length = 2000)]
+    biografia: Option<String>,
+    /// An http(s) URL.
+    #[schema(format = "uri", max_length = 2048)]
+    sitio_web: Option<String>,
+    /// At least 7 digits (15 at most); spaces, dashes, dots, parentheses and a leading `+`
+    /// allowed.
+    telefono: Option<String>,
+}
+
+/// The filters of `GET /influencers`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents what `list` reads from its `ListQuery`
+pub struct InfluencerFilters {
+    /// Only influencers with this category (any case).
+    categoria: Option<String>,
+    /// Only influencers in this state; an unknown state is 422.
+    #[param(inline)]
+    estado: Option<InfluencerStateSchema>,
 }
 
 impl From<&Influencer> for InfluencerBody {
@@ -124,8 +204,27 @@ async fn store_new(
     Ok(Some(message.event_id))
 }
 
+/// Registers an influencer.
+///
 /// `POST /influencers`: 201 with the influencer; 200 when the same `id` and body were
 /// already registered; 409 for a taken email or an `id` used with another body.
+#[utoipa::path(
+    post,
+    path = "/influencers",
+    tag = "influencers",
+    operation_id = "registerInfluencer",
+    request_body = RegisterInfluencerRequest,
+    responses(
+        (status = 201, description = "Registered (`estado` `pendiente`)", body = InfluencerBody,
+            headers(("Location" = String, description = "`/influencers/{id}`"))),
+        (status = 200, description = "The same `id` and body were already registered: the stored influencer", body = InfluencerBody),
+        openapi::BadRequest,
+        openapi::Conflict,
+        openapi::PayloadTooLarge,
+        openapi::ValidationFailed,
+        openapi::ServerErrors,
+    )
+)]
 async fn register(
     State(runtime): State<Runtime>,
     request: CreateRequest<NewInfluencer>,
@@ -191,7 +290,21 @@ async fn replay(
     }
 }
 
+/// One influencer.
+///
 /// `GET /influencers/{id}`.
+#[utoipa::path(
+    get,
+    path = "/influencers/{id}",
+    tag = "influencers",
+    operation_id = "getInfluencer",
+    params(("id" = Uuid, Path, description = "The influencer's id")),
+    responses(
+        (status = 200, description = "The influencer", body = InfluencerBody),
+        openapi::NotFound,
+        openapi::ServerErrors,
+    )
+)]
 async fn find(
     State(runtime): State<Runtime>,
     Path(id): Path<String>,
@@ -205,7 +318,23 @@ async fn find(
     Ok(Json(InfluencerBody::from(&stored.influencer)))
 }
 
-/// `GET /influencers?categoria=&estado=&limite=&offset=`.
+/// Lists influencers.
+///
+/// `GET /influencers?categoria=&estado=&limite=&offset=`, ordered by `fecha_creacion`
+/// then `id`.
+#[utoipa::path(
+    get,
+    path = "/influencers",
+    tag = "influencers",
+    operation_id = "listInfluencers",
+    params(PageParams, InfluencerFilters),
+    responses(
+        (status = 200, description = "The page of influencers", body = Vec<InfluencerBody>),
+        openapi::BadRequest,
+        openapi::ValidationFailed,
+        openapi::ServerErrors,
+    )
+)]
 async fn list(
     State(runtime): State<Runtime>,
     query: ListQuery,

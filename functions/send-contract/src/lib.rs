@@ -26,6 +26,7 @@ use alpes_shared::{
     http::{
         ApiError, CreateRequest, EventDelivery, EventError, EventHandler, Handled, ListQuery,
         Runtime, events_router,
+        openapi::{self, ContractStateSchema, ContractTypeSchema, PageParams},
     },
     store::{
         Constraint, StoreError, contracts, inbox,
@@ -42,6 +43,7 @@ use axum::{
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, Postgres, Transaction};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
 pub const NAME: &str = "send-contract";
@@ -51,34 +53,110 @@ pub const REJECTED: &str = "ContratoRechazado";
 
 /// The service: its API, its event endpoint, and the shared runtime's endpoints.
 pub fn app(runtime: Runtime) -> Router {
+    let campaign_contracts = Arc::new(CampaignContracts {
+        runtime: runtime.clone(),
+    });
+    let document = openapi::document(ApiDoc::openapi(), campaign_contracts.topics());
     let api = Router::new()
         .route("/contratos", get(list).post(sign))
         .route("/contratos/{id}", get(find))
+        .route("/openapi.json", openapi::route(&document))
         .with_state(runtime.clone());
-    let events = events_router(
-        Arc::new(CampaignContracts {
-            runtime: runtime.clone(),
-        }),
-        runtime.push_auth.clone(),
-    );
+    let events = events_router(campaign_contracts, runtime.push_auth.clone());
     runtime.router(api.merge(events))
 }
 
+/// This function's API, for `GET /openapi.json` (the shared endpoints are added by
+/// [`openapi::document`]).
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        description = "Sends contracts (`POST /contratos`, and the contract step of the saga on `EventoCampanaCreada`) and serves them back. Announces each one with `EventoContratoCreado` on `eventos-contratos`; a rejected step with `EventoContratoError` on `eventos-contratos-error`."
+    ),
+    paths(sign, list, find),
+    tags((name = "contratos", description = "Contracts between an influencer and a campaign"))
+)]
+struct ApiDoc;
+
 /// A contract as the API shows it. `monto_total` is a JSON number, as clients send it; it
 /// is an exact two-place decimal in the domain and the database.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Contract)]
 pub struct ContractBody {
     id: Uuid,
     id_influencer: String,
     id_campana: String,
     monto_total: f64,
+    /// ISO 4217 code.
     moneda: String,
+    #[schema(value_type = ContractTypeSchema)]
     tipo_contrato: &'static str,
     fecha_inicio: Option<DateTime<Utc>>,
     fecha_fin: Option<DateTime<Utc>>,
     entregables: Option<String>,
+    /// `activo` when signed.
+    #[schema(value_type = ContractStateSchema)]
     estado: &'static str,
     fecha_creacion: DateTime<Utc>,
+}
+
+/// A `POST /contratos` body.
+///
+/// Documentation only: the handler reads the body leniently (`NewContract`), so that
+/// one 422 lists every refused field.
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "id": "0195e4c4-6f1e-7c3a-9a4b-3f2d1c0b9a89",
+    "id_influencer": "0195e4c4-6f1e-7c3a-9a4b-3f2d1c0b9a87",
+    "id_campana": "0195e4c4-6f1e-7c3a-9a4b-3f2d1c0b9a88",
+    "monto_total": 1200.5,
+    "moneda": "EUR",
+    "tipo_contrato": "temporal",
+    "fecha_inicio": "2026-03-01T00:00:00Z",
+    "fecha_fin": "2026-05-31T23:59:59Z",
+    "entregables": "3 publicaciones y 5 historias"
+}))]
+#[allow(dead_code)] // describes a body, never built
+pub struct SignContractRequest {
+    /// The contract's id, and the request's idempotency key: the same `id` with the same
+    /// body answers 200 with the stored contract, with another body 409. Without it the
+    /// server assigns a UUID v7.
+    id: Option<Uuid>,
+    /// The influencer: at most one `activo` contract of `tipo_contrato` `exclusivo`
+    /// (409 otherwise).
+    #[schema(min_length = 1, max_length = 200)]
+    id_influencer: String,
+    /// The campaign: one contract per influencer and campaign (409 otherwise).
+    #[schema(min_length = 1, max_length = 200)]
+    id_campana: String,
+    /// Greater than 0, two decimal places at most.
+    #[schema(exclusive_minimum = 0)]
+    monto_total: f64,
+    /// ISO 4217 code (three letters); default `USD`.
+    #[schema(pattern = "^[A-Za-z]{3}$", default = "USD")]
+    moneda: Option<String>,
+    /// Default `puntual`.
+    tipo_contrato: Option<ContractTypeSchema>,
+    /// RFC 3339.
+    fecha_inicio: Option<DateTime<Utc>>,
+    /// RFC 3339, after `fecha_inicio`.
+    fecha_fin: Option<DateTime<Utc>>,
+    #[schema(min_length = 1, max_length = 2000)]
+    entregables: Option<String>,
+}
+
+/// The filters of `GET /contratos`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents what `list` reads from its `ListQuery`
+pub struct ContractFilters {
+    /// Only this influencer's contracts.
+    id_influencer: Option<String>,
+    /// Only this campaign's contracts.
+    id_campana: Option<String>,
+    /// Only contracts in this state; an unknown state is 422.
+    #[param(inline)]
+    estado: Option<ContractStateSchema>,
 }
 
 /// The JSON number of an amount: the nearest `f64` to the exact decimal, which prints back
@@ -167,8 +245,28 @@ async fn sign_over_api(
     Ok(ApiSigning::Signed(event_id))
 }
 
-/// `POST /contratos`: 201 with the contract; 200 when the same `id` and body were already
-/// signed; 409 when a contract rule says no or the `id` was used with another body.
+/// Sends a contract.
+///
+/// `POST /contratos`: 201 with the contract (`estado` `activo`); 200 when the same `id` and
+/// body were already signed; 409 when a contract rule says no or the `id` was used with
+/// another body. A refused contract emits nothing.
+#[utoipa::path(
+    post,
+    path = "/contratos",
+    tag = "contratos",
+    operation_id = "signContract",
+    request_body = SignContractRequest,
+    responses(
+        (status = 201, description = "Signed (`estado` `activo`)", body = ContractBody,
+            headers(("Location" = String, description = "`/contratos/{id}`"))),
+        (status = 200, description = "The same `id` and body were already signed: the stored contract", body = ContractBody),
+        openapi::BadRequest,
+        openapi::Conflict,
+        openapi::PayloadTooLarge,
+        openapi::ValidationFailed,
+        openapi::ServerErrors,
+    )
+)]
 async fn sign(
     State(runtime): State<Runtime>,
     request: CreateRequest<NewContract>,
@@ -211,7 +309,21 @@ async fn replay(
     }
 }
 
+/// One contract.
+///
 /// `GET /contratos/{id}`.
+#[utoipa::path(
+    get,
+    path = "/contratos/{id}",
+    tag = "contratos",
+    operation_id = "getContract",
+    params(("id" = Uuid, Path, description = "The contract's id")),
+    responses(
+        (status = 200, description = "The contract", body = ContractBody),
+        openapi::NotFound,
+        openapi::ServerErrors,
+    )
+)]
 async fn find(
     State(runtime): State<Runtime>,
     Path(id): Path<String>,
@@ -225,7 +337,23 @@ async fn find(
     Ok(Json(ContractBody::from(&stored.contract)))
 }
 
-/// `GET /contratos?id_influencer=&id_campana=&estado=&limite=&offset=`.
+/// Lists contracts.
+///
+/// `GET /contratos?id_influencer=&id_campana=&estado=&limite=&offset=`, ordered by
+/// `fecha_creacion` then `id`.
+#[utoipa::path(
+    get,
+    path = "/contratos",
+    tag = "contratos",
+    operation_id = "listContracts",
+    params(PageParams, ContractFilters),
+    responses(
+        (status = 200, description = "The page of contracts", body = Vec<ContractBody>),
+        openapi::BadRequest,
+        openapi::ValidationFailed,
+        openapi::ServerErrors,
+    )
+)]
 async fn list(
     State(runtime): State<Runtime>,
     query: ListQuery,

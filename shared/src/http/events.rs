@@ -82,29 +82,40 @@ pub trait EventHandler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Handled, EventError>> + Send;
 }
 
-#[derive(Debug, Deserialize)]
+/// A push: one message of a subscription, in the Google Pub/Sub push format.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct PushEnvelope {
     message: PushMessage,
+    /// The subscription, e.g. `projects/p/subscriptions/generate-report-eventos-contratos`;
+    /// it names the topic when the attributes do not.
     #[serde(default)]
     subscription: Option<String>,
+    /// 1 for the first delivery.
     #[serde(rename = "deliveryAttempt", default)]
     delivery_attempt: Option<u32>,
 }
 
 /// Pub/Sub sends camelCase names; its emulator sends snake_case twins beside them.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct PushMessage {
+    /// The event: its Avro encoding (the topic's schema), in base64.
     #[serde(default)]
+    #[schema(format = Byte)]
     data: Option<String>,
+    /// Message properties: `event_id`, `event_type`, `correlation_id`, ..., and from
+    /// the bridge `pulsar_topic` and `pulsar_message_id`.
     #[serde(default)]
     attributes: HashMap<String, String>,
     #[serde(rename = "messageId", default)]
     message_id: Option<String>,
     #[serde(rename = "message_id", default)]
     message_id_snake: Option<String>,
+    /// RFC 3339.
     #[serde(rename = "publishTime", default)]
+    #[schema(format = DateTime)]
     publish_time: Option<String>,
     #[serde(rename = "publish_time", default)]
+    #[schema(format = DateTime)]
     publish_time_snake: Option<String>,
 }
 
@@ -129,6 +140,26 @@ pub fn events_router<H: EventHandler>(handler: Arc<H>, auth: Arc<PushAuth>) -> R
         .with_state(EventsState { handler, auth })
 }
 
+/// `POST /events`: one integration event, pushed by a Pub/Sub push subscription or by
+/// the Pulsar bridge.
+///
+/// Handled events (and redeliveries of handled ones) answer 204; an event that can never
+/// be handled is acknowledged with 200 and logged, never retried.
+#[utoipa::path(
+    post,
+    path = "/events",
+    tag = "events",
+    operation_id = "receiveEvent",
+    request_body = PushEnvelope,
+    security(("push_token" = [])),
+    responses(
+        (status = 204, description = "Handled, already handled, or nothing to do"),
+        (status = 200, description = "A permanent failure (invalid event, broken rule): acknowledged, logged with its reason, never retried"),
+        (status = 400, description = "The envelope or its payload cannot be read, or this function does not consume its topic", body = super::problem::Problem, content_type = "application/problem+json"),
+        super::openapi::Unauthorized,
+        super::openapi::ServerErrors,
+    )
+)]
 async fn receive<H: EventHandler>(
     State(state): State<EventsState<H>>,
     headers: HeaderMap,

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod events;
 pub mod json;
+pub mod openapi;
 pub mod problem;
 pub mod push_auth;
 pub mod query;

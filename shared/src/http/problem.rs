@@ -39,14 +39,24 @@ pub enum ApiError {
     Internal(String),
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// An error, as `application/problem+json` (RFC 9457).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Problem<'a> {
+    /// What kind of problem: a path under `/problems/`.
     #[serde(rename = "type")]
+    #[schema(example = "/problems/validation")]
     kind: &'a str,
+    /// The kind's short, fixed summary.
+    #[schema(example = "Some fields are invalid")]
     title: &'a str,
+    /// The HTTP status code.
+    #[schema(example = 422)]
     status: u16,
+    /// What happened to this request (generic for a 5xx: no internals).
     detail: String,
+    /// For a 422: every refused field.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<super::openapi::ProblemFieldError>>)]
     errors: Option<&'a [FieldError]>,
 }
 

@@ -12,6 +12,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use serde::Serialize;
 use sqlx::PgPool;
 use tower_http::{
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
@@ -171,17 +172,48 @@ async fn time_limit(State(limit): State<Duration>, request: Request, next: Next)
     }
 }
 
+/// What `GET /ready` found.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Readiness {
+    database: DependencyStatus,
+    event_bus: DependencyStatus,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum DependencyStatus {
+    Ok,
+    Unavailable,
+}
+
+impl From<bool> for DependencyStatus {
+    fn from(ok: bool) -> Self {
+        if ok { Self::Ok } else { Self::Unavailable }
+    }
+}
+
 /// `GET /ready`: the database answers and the event bus is reachable.
+///
+/// Each dependency is checked within 2 s.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "runtime",
+    operation_id = "ready",
+    responses(
+        (status = 200, description = "Every dependency answers", body = Readiness),
+        (status = 503, description = "A dependency does not answer", body = Readiness),
+    )
+)]
 async fn ready(State(runtime): State<Runtime>) -> Response {
     let database = tokio::time::timeout(READY_TIMEOUT, store::ping(&runtime.pool)).await;
     let bus = tokio::time::timeout(READY_TIMEOUT, runtime.bus.ready()).await;
-    let status = |result: bool| if result { "ok" } else { "unavailable" };
     let database_ok = matches!(database, Ok(Ok(())));
     let bus_ok = matches!(bus, Ok(Ok(())));
-    let body = axum::Json(serde_json::json!({
-        "database": status(database_ok),
-        "event_bus": status(bus_ok),
-    }));
+    let body = axum::Json(Readiness {
+        database: database_ok.into(),
+        event_bus: bus_ok.into(),
+    });
     if database_ok && bus_ok {
         (StatusCode::OK, body).into_response()
     } else {
