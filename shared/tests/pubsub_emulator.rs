@@ -331,3 +331,89 @@ async fn close(stream: MessageStream) -> Result<()> {
     drop(stream);
     Ok(())
 }
+
+/// The functions' Pub/Sub publisher (`EVENT_BUS=pubsub`): an outbox message becomes a
+/// Pub/Sub message with the Avro payload as data and the metadata as attributes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_bus_publishes_outbox_messages_with_their_metadata() -> Result<()> {
+    use alpes_shared::{
+        bus::{PubSubBus, Publisher},
+        events::{CampanaCreadaPayload, EventMetadata, IntegrationEvent, Topic},
+        store::outbox::OutboxMessage,
+    };
+
+    let endpoint = emulator_endpoint();
+    // A project of its own: the bus names topics by the contract (`eventos-campanas`).
+    let project = format!("alpes-it-{}", uuid::Uuid::new_v4().simple());
+    let bus = PubSubBus::new(
+        project.clone(),
+        Some(env_or("PUBSUB_EMULATOR_HOST", DEFAULT_EMULATOR_HOST)),
+        WAIT,
+    );
+    let topic = bus.topic_path(Topic::Campanas);
+    let subscription = subscription_path(&project, "generate-report");
+
+    let topics = within("build TopicAdmin", emulator_topic_admin(&endpoint)).await??;
+    let subscriptions = within(
+        "build SubscriptionAdmin",
+        emulator_subscription_admin(&endpoint),
+    )
+    .await??;
+    within(
+        "create topic",
+        topics.create_topic().set_name(&topic).send(),
+    )
+    .await??;
+    within(
+        "create subscription",
+        subscriptions
+            .create_subscription()
+            .set_name(&subscription)
+            .set_topic(&topic)
+            .set_ack_deadline_seconds(10)
+            .send(),
+    )
+    .await??;
+
+    let event = IntegrationEvent::from(CampanaCreadaPayload {
+        campana_id: Some("camp-67890".into()),
+        nombre: Some("Campaña Verano".into()),
+        valor_comision: Some(19.99),
+        ..Default::default()
+    });
+    let metadata = EventMetadata::new(&event, "camp-67890", "create-campaign");
+    let message = OutboxMessage::new(&event, &metadata)?;
+    within("ready", bus.ready()).await??;
+    within("publish", bus.publish(&message)).await??;
+
+    let subscriber = within("build Subscriber", emulator_subscriber(&endpoint)).await??;
+    let mut stream = subscriber.subscribe(&subscription).build();
+    let (received, handler) = receive_one(&mut stream, "bus").await?;
+    if let Handler::AtLeastOnce(handler) = handler {
+        handler.ack();
+    }
+    close(stream).await?;
+    within(
+        "delete subscription",
+        subscriptions
+            .delete_subscription()
+            .set_subscription(&subscription)
+            .send(),
+    )
+    .await??;
+    within(
+        "delete topic",
+        topics.delete_topic().set_topic(&topic).send(),
+    )
+    .await??;
+
+    assert_eq!(received.data.as_ref(), message.payload.as_slice());
+    assert_eq!(
+        IntegrationEvent::decode(Topic::Campanas, &received.data)?,
+        event
+    );
+    let mut expected: HashMap<String, String> = metadata.to_properties().into_iter().collect();
+    expected.insert("message_key".into(), "camp-67890".into());
+    assert_eq!(received.attributes, expected);
+    Ok(())
+}
