@@ -61,6 +61,8 @@ test: tools ## Start the services, then run the whole test suite
 	if [ $$up -ne 0 ]; then echo "error: the services did not start"; exit $$up; fi; \
 	if [ $$built -ne 0 ]; then exit $$built; fi
 	timeout $(TEST_TIMEOUT) $(CARGO) test --workspace --all-targets --no-fail-fast
+	@echo "The bridge across a broker restart under load (restarts the broker, so it runs alone):"
+	timeout 600 $(CARGO) test -p pulsar-bridge --test delivery -- --ignored broker_restart
 
 measure: tools services migrate ## Release binaries: size, exec to first 200 on /ready, idle RSS
 	$(CARGO) build --release --bins
