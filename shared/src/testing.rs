@@ -269,3 +269,38 @@ pub async fn receive_matching(
     .await
     .expect("the expected event arrived within 30 s")
 }
+
+impl TestApp {
+    /// Closes the app's connections, so the per-test database is dropped at once instead
+    /// of after PostgreSQL's 5 s wait for its sessions to end.
+    pub async fn close(&self) {
+        self.runtime.pool.close().await;
+    }
+}
+
+/// Asserts `response` is a problem+json with `status` and the fields of RFC 9457, and
+/// returns its body.
+pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: serde_json::Value = response.json().await.expect("a JSON problem");
+    assert_eq!(body["status"], status);
+    assert!(
+        body["title"].is_string() && body["type"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}
+
+/// The `campo` of every error of a 422 problem, in order.
+pub fn problem_fields(problem: &serde_json::Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .expect("an errors array")
+        .iter()
+        .map(|error| error["campo"].as_str().expect("a campo"))
+        .collect()
+}

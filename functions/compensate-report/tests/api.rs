@@ -16,7 +16,7 @@ use alpes_shared::{
         ContratoErrorPayload, EventMetadata, IntegrationEvent, Payload, ReportePayload, Topic,
     },
     store::{Context, reports},
-    testing::{TestApp, push_envelope, receive_matching, subscribe},
+    testing::{TestApp, problem, push_envelope, receive_matching, subscribe},
 };
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -368,18 +368,6 @@ async fn compensar(app: &TestApp, id: &str, body: &Value) -> reqwest::Response {
         .send()
         .await
         .unwrap()
-}
-
-async fn problem(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["status"], status);
-    assert!(body["title"].is_string() && body["type"].is_string() && body["detail"].is_string());
-    body
 }
 
 #[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]

@@ -16,6 +16,7 @@ use alpes_shared::{
         CampanaCreadaPayload, EventMetadata, InfluencerRegistradoPayload, IntegrationEvent, Topic,
         convert,
     },
+    http::created::{check_replay, created, replayed},
     http::{
         ApiError, CreateRequest, EventDelivery, EventError, EventHandler, Handled, ListQuery,
         Runtime, events_router,
@@ -31,8 +32,7 @@ use alpes_shared::{
 use axum::{
     Json, Router,
     extract::{Path, State},
-    http::{StatusCode, header},
-    response::{IntoResponse, Response},
+    response::Response,
     routing::get,
 };
 use chrono::{DateTime, Utc};
@@ -308,15 +308,11 @@ async fn create(
         Err(error) => return Err(error.into()),
     };
     Ok(match outcome {
-        Created::New(campaign) => (
-            StatusCode::CREATED,
-            [(header::LOCATION, format!("/campanas/{}", campaign.id()))],
-            Json(CampaignBody::from(&campaign)),
-        )
-            .into_response(),
-        Created::Replayed(campaign) => {
-            (StatusCode::OK, Json(CampaignBody::from(&campaign))).into_response()
-        }
+        Created::New(campaign) => created(
+            format!("/campanas/{}", campaign.id()),
+            CampaignBody::from(&campaign),
+        ),
+        Created::Replayed(campaign) => replayed(CampaignBody::from(&campaign)),
     })
 }
 
@@ -328,15 +324,10 @@ async fn replay(
     body: &serde_json::Value,
 ) -> Result<Created, ApiError> {
     let mut conn = runtime.pool.acquire().await.map_err(StoreError::from)?;
-    match campaigns::find(&mut conn, id).await? {
-        Some(stored) if stored.creation_request.as_ref() == Some(body) => {
-            Ok(Created::Replayed(stored.campaign))
-        }
-        Some(_) => Err(ApiError::Conflict(format!(
-            "campaign {id} was created with a different body"
-        ))),
-        None => Err(ApiError::Conflict(format!("campaign {id} conflicts"))),
-    }
+    let stored = campaigns::find(&mut conn, id)
+        .await?
+        .map(|stored| (stored.campaign, stored.creation_request));
+    check_replay("campaign", id, stored, body).map(Created::Replayed)
 }
 
 /// One campaign.

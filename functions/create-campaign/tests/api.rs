@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, time::Duration};
 use alpes_shared::{
     events::{EventMetadata, InfluencerRegistradoPayload, IntegrationEvent, Topic},
     store::Context,
-    testing::{TestApp, receive_matching, subscribe},
+    testing::{TestApp, problem, problem_fields as fields, receive_matching, subscribe},
 };
 use serde_json::{Value, json};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -56,33 +56,6 @@ async fn get_json(app: &TestApp, path: &str) -> Value {
     let response = app.client.get(app.url(path)).send().await.unwrap();
     assert_eq!(response.status(), 200, "GET {path}");
     response.json().await.unwrap()
-}
-
-async fn problem(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["status"], status);
-    assert!(body["title"].is_string() && body["type"].is_string() && body["detail"].is_string());
-    body
-}
-
-fn fields(problem: &Value) -> Vec<&str> {
-    problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|error| error["campo"].as_str().unwrap())
-        .collect()
-}
-
-/// Closes the app's connections, so the per-test database is dropped at once instead of
-/// after PostgreSQL's 5 s wait for its sessions to end.
-async fn done(app: &TestApp) {
-    app.runtime.pool.close().await;
 }
 
 /// Announcements waiting in or published from the outbox, by topic.
@@ -161,7 +134,7 @@ async fn creating_stores_answers_201_and_announces_the_campaign(
         .await
         .unwrap();
     assert_eq!(key, id, "the message key is the campaign id");
-    done(&app).await;
+    app.close().await;
 }
 
 #[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
@@ -186,7 +159,7 @@ async fn defaults_apply_to_a_minimal_campaign(_: PgPoolOptions, connect: PgConne
     assert_eq!(created["influencer_id"], Value::Null);
     assert_eq!(created["fecha_fin"], Value::Null);
     assert!(created["fecha_inicio"].is_string());
-    done(&app).await;
+    app.close().await;
 }
 
 #[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
@@ -296,7 +269,7 @@ async fn bad_bodies_get_clear_problems(_: PgPoolOptions, connect: PgConnectOptio
         .unwrap();
     problem(wrong_method, 405).await;
     assert_eq!(announced(&app, Topic::Campanas).await, 0);
-    done(&app).await;
+    app.close().await;
 }
 
 #[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
@@ -321,7 +294,7 @@ async fn creates_are_idempotent_by_id(_: PgPoolOptions, connect: PgConnectOption
     let list = get_json(&app, "/campanas").await;
     assert_eq!(list.as_array().unwrap().len(), 1, "stored once");
     assert_eq!(announced(&app, Topic::Campanas).await, 1, "announced once");
-    done(&app).await;
+    app.close().await;
 }
 
 #[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
@@ -373,7 +346,7 @@ async fn lists_filter_page_and_refuse_unknown_values(_: PgPoolOptions, connect: 
         let refused = problem(response, 422).await;
         assert_eq!(fields(&refused), vec![field], "{query}");
     }
-    done(&app).await;
+    app.close().await;
 }
 
 fn registered(id: &str, email: &str) -> IntegrationEvent {
@@ -462,7 +435,7 @@ async fn a_registered_influencer_gets_exactly_one_welcome_campaign(
     assert_eq!(welcomes[0]["bienvenida"], true);
     assert_eq!(welcomes[0]["id"].as_str(), welcome.campana_id.as_deref());
     assert_eq!(announced(&app, Topic::Campanas).await, 1);
-    done(&app).await;
+    app.close().await;
 }
 
 #[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
@@ -523,7 +496,7 @@ async fn a_delivery_that_loses_the_welcome_race_is_a_duplicate(
         0,
         "the loser emits nothing"
     );
-    done(&app).await;
+    app.close().await;
 }
 
 #[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
@@ -579,5 +552,5 @@ async fn foreign_registrations_are_welcomed_and_unusable_ones_acknowledged(
         .await
         .unwrap();
     problem(unauthenticated, 401).await;
-    done(&app).await;
+    app.close().await;
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use alpes_shared::{
     domain::{Influencer, NewInfluencer, ValidationErrors},
     events::{EventMetadata, InfluencerRegistradoPayload, IntegrationEvent, Topic, convert},
+    http::created::{check_replay, created, replayed},
     http::{
         ApiError, CreateRequest, EventDelivery, EventError, EventHandler, Handled, ListQuery,
         Runtime, events_router,
@@ -20,8 +21,7 @@ use alpes_shared::{
 use axum::{
     Json, Router,
     extract::{Path, State},
-    http::{StatusCode, header},
-    response::{IntoResponse, Response},
+    response::Response,
     routing::get,
 };
 use chrono::{DateTime, Utc};
@@ -256,18 +256,11 @@ async fn register(
         Err(error) => return Err(error.into()),
     };
     Ok(match outcome {
-        Registered::Created(influencer) => (
-            StatusCode::CREATED,
-            [(
-                header::LOCATION,
-                format!("/influencers/{}", influencer.id()),
-            )],
-            Json(InfluencerBody::from(&influencer)),
-        )
-            .into_response(),
-        Registered::Replayed(influencer) => {
-            (StatusCode::OK, Json(InfluencerBody::from(&influencer))).into_response()
-        }
+        Registered::Created(influencer) => created(
+            format!("/influencers/{}", influencer.id()),
+            InfluencerBody::from(&influencer),
+        ),
+        Registered::Replayed(influencer) => replayed(InfluencerBody::from(&influencer)),
     })
 }
 
@@ -279,15 +272,10 @@ async fn replay(
     body: &serde_json::Value,
 ) -> Result<Registered, ApiError> {
     let mut conn = runtime.pool.acquire().await.map_err(StoreError::from)?;
-    match influencers::find(&mut conn, id).await? {
-        Some(stored) if stored.creation_request.as_ref() == Some(body) => {
-            Ok(Registered::Replayed(stored.influencer))
-        }
-        Some(_) => Err(ApiError::Conflict(format!(
-            "influencer {id} was created with a different body"
-        ))),
-        None => Err(ApiError::Conflict(format!("influencer {id} conflicts"))),
-    }
+    let stored = influencers::find(&mut conn, id)
+        .await?
+        .map(|stored| (stored.influencer, stored.creation_request));
+    check_replay("influencer", id, stored, body).map(Registered::Replayed)
 }
 
 /// One influencer.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use alpes_shared::{
     events::{CrearInfluencerPayload, IntegrationEvent, Topic},
     store::Context,
-    testing::{TestApp, receive_matching, subscribe},
+    testing::{TestApp, problem, problem_fields as fields, receive_matching, subscribe},
 };
 use serde_json::{Value, json};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -42,27 +42,6 @@ async fn post(app: &TestApp, body: &Value) -> reqwest::Response {
         .send()
         .await
         .unwrap()
-}
-
-async fn problem(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["status"], status);
-    assert!(body["title"].is_string() && body["type"].is_string() && body["detail"].is_string());
-    body
-}
-
-fn fields(problem: &Value) -> Vec<&str> {
-    problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|error| error["campo"].as_str().unwrap())
-        .collect()
 }
 
 #[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]

@@ -23,6 +23,7 @@ use alpes_shared::{
         CampanaCreadaPayload, ContratoCreadoPayload, ContratoErrorPayload, EventMetadata,
         IntegrationEvent, Topic, convert,
     },
+    http::created::{check_replay, created, replayed},
     http::{
         ApiError, CreateRequest, EventDelivery, EventError, EventHandler, Handled, ListQuery,
         Runtime, events_router,
@@ -36,8 +37,7 @@ use alpes_shared::{
 use axum::{
     Json, Router,
     extract::{Path, State},
-    http::{StatusCode, header},
-    response::{IntoResponse, Response},
+    response::Response,
     routing::get,
 };
 use chrono::{DateTime, Utc};
@@ -276,16 +276,14 @@ async fn sign(
     match sign_over_api(&runtime, &contract, &body).await {
         Ok(ApiSigning::Signed(event_id)) => {
             runtime.publish_committed(&[event_id]).await;
-            Ok((
-                StatusCode::CREATED,
-                [(header::LOCATION, format!("/contratos/{}", contract.id()))],
-                Json(ContractBody::from(&contract)),
-            )
-                .into_response())
+            Ok(created(
+                format!("/contratos/{}", contract.id()),
+                ContractBody::from(&contract),
+            ))
         }
         Ok(ApiSigning::Replay) | Err(StoreError::Conflict(Constraint::PrimaryKey(_))) => {
             let stored = replay(&runtime, contract.id(), &body).await?;
-            Ok((StatusCode::OK, Json(ContractBody::from(&stored))).into_response())
+            Ok(replayed(ContractBody::from(&stored)))
         }
         Ok(ApiSigning::Refused(violation)) => Err(ApiError::Conflict(violation.to_string())),
         Err(error) => Err(error.into()),
@@ -300,13 +298,10 @@ async fn replay(
     body: &serde_json::Value,
 ) -> Result<Contract, ApiError> {
     let mut conn = runtime.pool.acquire().await.map_err(StoreError::from)?;
-    match contracts::find(&mut conn, id).await? {
-        Some(stored) if stored.creation_request.as_ref() == Some(body) => Ok(stored.contract),
-        Some(_) => Err(ApiError::Conflict(format!(
-            "contract {id} was created with a different body"
-        ))),
-        None => Err(ApiError::Conflict(format!("contract {id} conflicts"))),
-    }
+    let stored = contracts::find(&mut conn, id)
+        .await?
+        .map(|stored| (stored.contract, stored.creation_request));
+    check_replay("contract", id, stored, body)
 }
 
 /// One contract.

@@ -8,7 +8,9 @@ use std::{collections::BTreeMap, time::Duration};
 use alpes_shared::{
     events::{CampanaCreadaPayload, EventMetadata, IntegrationEvent, Topic},
     store::Context,
-    testing::{TestApp, push_envelope, receive_matching, subscribe},
+    testing::{
+        TestApp, problem, problem_fields as fields, push_envelope, receive_matching, subscribe,
+    },
 };
 use serde_json::{Value, json};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -23,12 +25,6 @@ async fn spawn(connect: PgConnectOptions) -> TestApp {
         send_contract::app,
     )
     .await
-}
-
-/// Closes the app's connections, so the per-test database is dropped at once instead of
-/// after PostgreSQL's 5 s wait for its sessions to end.
-async fn done(app: &TestApp) {
-    app.runtime.pool.close().await;
 }
 
 fn contract(influencer: &str, campaign: &str, kind: &str) -> Value {
@@ -57,27 +53,6 @@ async fn get_json(app: &TestApp, path: &str) -> Value {
     let response = app.client.get(app.url(path)).send().await.unwrap();
     assert_eq!(response.status(), 200, "GET {path}");
     response.json().await.unwrap()
-}
-
-async fn problem(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["status"], status);
-    assert!(body["title"].is_string() && body["type"].is_string() && body["detail"].is_string());
-    body
-}
-
-fn fields(problem: &Value) -> Vec<&str> {
-    problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|error| error["campo"].as_str().unwrap())
-        .collect()
 }
 
 /// The events this function wrote to its outbox for `topic`, decoded, oldest first.
@@ -154,7 +129,7 @@ async fn signing_stores_answers_201_and_announces_the_contract(
         .await
         .unwrap();
     assert_eq!(key, id, "the message key is the contract id");
-    done(&app).await;
+    app.close().await;
 }
 
 #[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
@@ -252,7 +227,7 @@ async fn bad_bodies_get_clear_problems(_: PgPoolOptions, connect: PgConnectOptio
     let wrong_method = app.client.put(app.url("/contratos")).send().await.unwrap();
     problem(wrong_method, 405).await;
     assert!(announced(&app, Topic::Contratos).await.is_empty());
-    done(&app).await;
+    app.close().await;
 }
 
 #[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
@@ -332,7 +307,7 @@ async fn creates_are_idempotent_and_broken_rules_are_409_without_events(
         "one announcement per stored contract, none for replays or conflicts"
     );
     assert!(announced(&app, Topic::ContratosError).await.is_empty());
-    done(&app).await;
+    app.close().await;
 }
 
 #[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
@@ -392,7 +367,7 @@ async fn lists_filter_page_and_refuse_unknown_values(_: PgPoolOptions, connect: 
         let refused = problem(response, 422).await;
         assert_eq!(fields(&refused), vec![field], "{query}");
     }
-    done(&app).await;
+    app.close().await;
 }
 
 fn campaign(campaign: &str, influencer: Option<&str>, kind: &str) -> IntegrationEvent {
@@ -471,7 +446,7 @@ async fn a_campaign_naming_an_influencer_gets_its_contract_once(
     assert_eq!(stored[0]["fecha_inicio"], Value::Null);
     assert_eq!(announced(&app, Topic::Contratos).await.len(), 1);
     assert!(announced(&app, Topic::ContratosError).await.is_empty());
-    done(&app).await;
+    app.close().await;
 }
 
 #[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
@@ -522,7 +497,7 @@ async fn campaigns_without_influencer_or_already_contracted_emit_nothing(
         "the API's"
     );
     assert!(announced(&app, Topic::ContratosError).await.is_empty());
-    done(&app).await;
+    app.close().await;
 }
 
 #[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
@@ -592,7 +567,7 @@ async fn an_exclusive_conflict_is_rejected_once_even_when_redelivered(
         1,
         "the API's"
     );
-    done(&app).await;
+    app.close().await;
 }
 
 #[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
@@ -630,7 +605,7 @@ async fn invalid_campaign_terms_are_rejected_naming_the_fields(
     );
     assert!(stored_contracts(&app, "").await.is_empty());
     assert!(announced(&app, Topic::Contratos).await.is_empty());
-    done(&app).await;
+    app.close().await;
 }
 
 /// A concurrent writer's exclusive contract for the same influencer, inserted but not yet
@@ -706,7 +681,7 @@ async fn losing_the_exclusive_race_decides_again_and_rejects(
             .unwrap()
             .contains("exclusive")
     );
-    done(&app).await;
+    app.close().await;
 }
 
 #[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
@@ -736,7 +711,7 @@ async fn losing_the_exclusive_race_over_the_api_is_409(
         .unwrap();
     problem(response, 409).await;
     assert!(announced(&app, Topic::Contratos).await.is_empty());
-    done(&app).await;
+    app.close().await;
 }
 
 #[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
@@ -760,5 +735,5 @@ async fn concurrent_exclusive_campaigns_yield_one_contract_and_one_rejection(
     );
     assert_eq!(announced(&app, Topic::Contratos).await.len(), 1);
     assert_eq!(announced(&app, Topic::ContratosError).await.len(), 1);
-    done(&app).await;
+    app.close().await;
 }

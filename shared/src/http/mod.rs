@@ -2,6 +2,7 @@
 //! endpoint and its authentication, and `serve` (Cloud Run port or AWS Lambda).
 
 pub mod config;
+pub mod created;
 pub mod events;
 pub mod json;
 pub mod openapi;
