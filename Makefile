@@ -62,7 +62,7 @@ test: tools ## Start the services, then run the whole test suite
 	if [ $$built -ne 0 ]; then exit $$built; fi
 	timeout $(TEST_TIMEOUT) $(CARGO) test --workspace --all-targets --no-fail-fast
 	@echo "The bridge across a broker restart under load (restarts the broker, so it runs alone):"
-	timeout 600 $(CARGO) test -p pulsar-bridge --test delivery -- --ignored broker_restart
+	timeout 600 $(CARGO) test --workspace --test delivery -- --ignored broker_restart
 
 measure: tools services migrate ## Release binaries: size, exec to first 200 on /ready, idle RSS
 	$(CARGO) build --release --bins
