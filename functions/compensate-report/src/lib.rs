@@ -44,10 +44,12 @@ pub fn app(runtime: Runtime) -> Router {
     let compensations = Arc::new(Compensations {
         runtime: runtime.clone(),
     });
-    let document = openapi::document(ApiDoc::openapi(), compensations.topics());
     let api = Router::new()
         .route("/reportes/{id}/compensar", post(compensate))
-        .route("/openapi.json", openapi::route(&document))
+        .route(
+            "/openapi.json",
+            openapi::route(ApiDoc::openapi, compensations.topics()),
+        )
         .with_state(runtime.clone());
     let events = events_router(compensations, runtime.push_auth.clone());
     runtime.router(api.merge(events))

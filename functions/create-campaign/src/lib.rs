@@ -47,11 +47,13 @@ pub fn app(runtime: Runtime) -> Router {
     let welcomes = Arc::new(Welcomes {
         runtime: runtime.clone(),
     });
-    let document = openapi::document(ApiDoc::openapi(), welcomes.topics());
     let api = Router::new()
         .route("/campanas", get(list).post(create))
         .route("/campanas/{id}", get(find))
-        .route("/openapi.json", openapi::route(&document))
+        .route(
+            "/openapi.json",
+            openapi::route(ApiDoc::openapi, welcomes.topics()),
+        )
         .with_state(runtime.clone());
     let events = events_router(welcomes, runtime.push_auth.clone());
     runtime.router(api.merge(events))
@@ -210,13 +212,6 @@ impl From<&Campaign> for CampaignBody {
     }
 }
 
-/// What creating produced: a new campaign, or the one an identical earlier request
-/// already created.
-enum Created {
-    New(Campaign),
-    Replayed(Campaign),
-}
-
 /// The `CampanaCreada` announcement of `campaign`.
 fn created_event(campaign: &Campaign) -> IntegrationEvent {
     let influencer = campaign.influencer();
@@ -296,24 +291,21 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let CreateRequest { id, input, body } = request;
     let campaign = Campaign::create(input, id.unwrap_or_else(Uuid::now_v7), Utc::now())?;
-    let outcome = match store_new(&runtime, &campaign, Some(&body), None, None).await {
+    match store_new(&runtime, &campaign, Some(&body), None, None).await {
         Ok(Some(event_id)) => {
             runtime.publish_committed(&[event_id]).await;
-            Created::New(campaign)
+            Ok(created(
+                format!("/campanas/{}", campaign.id()),
+                CampaignBody::from(&campaign),
+            ))
         }
         Ok(None) => unreachable!("no inbox check over HTTP"),
         Err(StoreError::Conflict(Constraint::PrimaryKey(_))) => {
-            replay(&runtime, campaign.id(), &body).await?
+            let stored = replay(&runtime, campaign.id(), &body).await?;
+            Ok(replayed(CampaignBody::from(&stored)))
         }
-        Err(error) => return Err(error.into()),
-    };
-    Ok(match outcome {
-        Created::New(campaign) => created(
-            format!("/campanas/{}", campaign.id()),
-            CampaignBody::from(&campaign),
-        ),
-        Created::Replayed(campaign) => replayed(CampaignBody::from(&campaign)),
-    })
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// The campaign an earlier request with this `id` created, if that request had the same
@@ -322,12 +314,12 @@ async fn replay(
     runtime: &Runtime,
     id: Uuid,
     body: &serde_json::Value,
-) -> Result<Created, ApiError> {
+) -> Result<Campaign, ApiError> {
     let mut conn = runtime.pool.acquire().await.map_err(StoreError::from)?;
     let stored = campaigns::find(&mut conn, id)
         .await?
         .map(|stored| (stored.campaign, stored.creation_request));
-    check_replay("campaign", id, stored, body).map(Created::Replayed)
+    check_replay("campaign", id, stored, body)
 }
 
 /// One campaign.

@@ -64,11 +64,13 @@ pub fn app(runtime: Runtime) -> Router {
     let reports = Arc::new(Reports {
         runtime: runtime.clone(),
     });
-    let document = openapi::document(ApiDoc::openapi(), reports.topics());
     let api = Router::new()
         .route("/reportes", get(list))
         .route("/reportes/{id}", get(find))
-        .route("/openapi.json", openapi::route(&document))
+        .route(
+            "/openapi.json",
+            openapi::route(ApiDoc::openapi, reports.topics()),
+        )
         .with_state(runtime.clone());
     let events = events_router(reports, runtime.push_auth.clone());
     runtime.router(api.merge(events))

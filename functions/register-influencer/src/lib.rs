@@ -36,11 +36,13 @@ pub fn app(runtime: Runtime) -> Router {
     let commands = Arc::new(Commands {
         runtime: runtime.clone(),
     });
-    let document = openapi::document(ApiDoc::openapi(), commands.topics());
     let api = Router::new()
         .route("/influencers", get(list).post(register))
         .route("/influencers/{id}", get(find))
-        .route("/openapi.json", openapi::route(&document))
+        .route(
+            "/openapi.json",
+            openapi::route(ApiDoc::openapi, commands.topics()),
+        )
         .with_state(runtime.clone());
     let events = events_router(commands, runtime.push_auth.clone());
     runtime.router(api.merge(events))
@@ -158,13 +160,6 @@ impl From<&Influencer> for InfluencerBody {
     }
 }
 
-/// What registering produced: a new influencer, or the one an identical earlier request
-/// already registered.
-enum Registered {
-    Created(Influencer),
-    Replayed(Influencer),
-}
-
 /// The `InfluencerRegistrado` announcement of `influencer`.
 fn registered_event(influencer: &Influencer) -> IntegrationEvent {
     IntegrationEvent::from(InfluencerRegistradoPayload {
@@ -231,37 +226,30 @@ async fn register(
 ) -> Result<Response, ApiError> {
     let CreateRequest { id, input, body } = request;
     let influencer = Influencer::register(input, id.unwrap_or_else(Uuid::now_v7), Utc::now())?;
-    let outcome = match store_new(&runtime, &influencer, Some(&body), None, None).await {
+    let conflict = || ApiError::Conflict("the email belongs to another influencer".into());
+    match store_new(&runtime, &influencer, Some(&body), None, None).await {
         Ok(Some(event_id)) => {
             runtime.publish_committed(&[event_id]).await;
-            Registered::Created(influencer)
+            Ok(created(
+                format!("/influencers/{}", influencer.id()),
+                InfluencerBody::from(&influencer),
+            ))
         }
         Ok(None) => unreachable!("no inbox check over HTTP"),
         Err(StoreError::Conflict(Constraint::PrimaryKey(_))) => {
-            replay(&runtime, influencer.id(), &body).await?
+            let stored = replay(&runtime, influencer.id(), &body).await?;
+            Ok(replayed(InfluencerBody::from(&stored)))
         }
-        Err(StoreError::Conflict(Constraint::InfluencerEmail)) => {
-            // The same request replayed conflicts on the email too: check the id first.
-            match id {
-                Some(id) => replay(&runtime, id, &body).await.map_err(|_| {
-                    ApiError::Conflict("the email belongs to another influencer".into())
-                })?,
-                None => {
-                    return Err(ApiError::Conflict(
-                        "the email belongs to another influencer".into(),
-                    ));
-                }
+        // The same request replayed conflicts on the email too: check the id first.
+        Err(StoreError::Conflict(Constraint::InfluencerEmail)) => match id {
+            Some(id) => {
+                let stored = replay(&runtime, id, &body).await.map_err(|_| conflict())?;
+                Ok(replayed(InfluencerBody::from(&stored)))
             }
-        }
-        Err(error) => return Err(error.into()),
-    };
-    Ok(match outcome {
-        Registered::Created(influencer) => created(
-            format!("/influencers/{}", influencer.id()),
-            InfluencerBody::from(&influencer),
-        ),
-        Registered::Replayed(influencer) => replayed(InfluencerBody::from(&influencer)),
-    })
+            None => Err(conflict()),
+        },
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// The influencer an earlier request with this `id` registered, if that request had
@@ -270,12 +258,12 @@ async fn replay(
     runtime: &Runtime,
     id: Uuid,
     body: &serde_json::Value,
-) -> Result<Registered, ApiError> {
+) -> Result<Influencer, ApiError> {
     let mut conn = runtime.pool.acquire().await.map_err(StoreError::from)?;
     let stored = influencers::find(&mut conn, id)
         .await?
         .map(|stored| (stored.influencer, stored.creation_request));
-    check_replay("influencer", id, stored, body).map(Registered::Replayed)
+    check_replay("influencer", id, stored, body)
 }
 
 /// One influencer.

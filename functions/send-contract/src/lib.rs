@@ -56,11 +56,13 @@ pub fn app(runtime: Runtime) -> Router {
     let campaign_contracts = Arc::new(CampaignContracts {
         runtime: runtime.clone(),
     });
-    let document = openapi::document(ApiDoc::openapi(), campaign_contracts.topics());
     let api = Router::new()
         .route("/contratos", get(list).post(sign))
         .route("/contratos/{id}", get(find))
-        .route("/openapi.json", openapi::route(&document))
+        .route(
+            "/openapi.json",
+            openapi::route(ApiDoc::openapi, campaign_contracts.topics()),
+        )
         .with_state(runtime.clone());
     let events = events_router(campaign_contracts, runtime.push_auth.clone());
     runtime.router(api.merge(events))

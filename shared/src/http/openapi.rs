@@ -11,7 +11,11 @@
 //! in the function crates (the handlers read them leniently, to list every field error in
 //! one 422), and closed vocabularies are described here from the domain's own lists.
 
-use std::{borrow::Cow, collections::BTreeMap};
+use std::{
+    borrow::Cow,
+    collections::BTreeMap,
+    sync::{Arc, OnceLock},
+};
 
 use axum::{
     body::Bytes,
@@ -134,13 +138,25 @@ fn header_ref<T>(name: &str) -> RefOr<T> {
     RefOr::Ref(Ref::new(format!("#/components/headers/{name}")))
 }
 
-/// `GET /openapi.json` serving `document`, serialized once here.
-pub fn route<S: Clone + Send + Sync + 'static>(document: &openapi::OpenApi) -> MethodRouter<S> {
-    let json = serde_json::to_vec(document).unwrap_or_else(|error| {
-        tracing::error!(%error, "the OpenAPI document cannot be serialized");
-        b"{}".to_vec()
-    });
-    get(openapi_json).with_state(Bytes::from(json))
+/// A function's document, built and serialized on the first `GET /openapi.json`: a
+/// cold start does not pay for it.
+struct LazyDocument {
+    api: fn() -> openapi::OpenApi,
+    consumed: &'static [Topic],
+    json: OnceLock<Bytes>,
+}
+
+/// `GET /openapi.json` serving [`document`] of `api` (the function's own part, usually
+/// `ApiDoc::openapi`) and the topics its event endpoint consumes.
+pub fn route<S: Clone + Send + Sync + 'static>(
+    api: fn() -> openapi::OpenApi,
+    consumed: &'static [Topic],
+) -> MethodRouter<S> {
+    get(openapi_json).with_state(Arc::new(LazyDocument {
+        api,
+        consumed,
+        json: OnceLock::new(),
+    }))
 }
 
 /// This document: the function's HTTP API in OpenAPI 3.
@@ -153,7 +169,17 @@ pub fn route<S: Clone + Send + Sync + 'static>(document: &openapi::OpenApi) -> M
         (status = 200, description = "The OpenAPI document of this function", content_type = "application/json", body = Object),
     )
 )]
-async fn openapi_json(State(json): State<Bytes>) -> Response {
+async fn openapi_json(State(lazy): State<Arc<LazyDocument>>) -> Response {
+    let json = lazy
+        .json
+        .get_or_init(|| {
+            let document = document((lazy.api)(), lazy.consumed);
+            Bytes::from(serde_json::to_vec(&document).unwrap_or_else(|error| {
+                tracing::error!(%error, "the OpenAPI document cannot be serialized");
+                b"{}".to_vec()
+            }))
+        })
+        .clone();
     (
         [(
             header::CONTENT_TYPE,
