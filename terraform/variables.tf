@@ -1,0 +1,349 @@
+# ---------------------------------------------------------------------------
+# Project and naming
+# ---------------------------------------------------------------------------
+
+variable "project_id" {
+  description = "The GCP project to deploy into."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of Cloud Run, Cloud SQL, Artifact Registry and the subnets."
+  type        = string
+  default     = "europe-west1"
+}
+
+variable "zone" {
+  description = "Zone of the Pulsar VM and its disk (empty: <region>-b)."
+  type        = string
+  default     = ""
+}
+
+variable "name_prefix" {
+  description = "Prefix of resource and service account names (service accounts are <prefix>-<function>, at most 30 characters, so at most 10 here)."
+  type        = string
+  default     = "alpes"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,9}$", var.name_prefix))
+    error_message = "name_prefix: 2 to 10 lower-case letters, digits or dashes, starting with a letter."
+  }
+}
+
+variable "labels" {
+  description = "Extra labels on every resource that takes labels."
+  type        = map(string)
+  default     = {}
+}
+
+variable "deletion_protection" {
+  description = "Protect Cloud SQL, the Pulsar VM and the Cloud Run services from deletion. `make destroy` turns it off first."
+  type        = bool
+  default     = true
+}
+
+# ---------------------------------------------------------------------------
+# Images
+# ---------------------------------------------------------------------------
+
+variable "image_tag" {
+  description = "Tag of every image (the commit SHA Cloud Build tagged them with)."
+  type        = string
+
+  validation {
+    condition     = length(var.image_tag) > 0 && var.image_tag != "latest"
+    error_message = "image_tag: give the commit SHA the images were built from (not latest)."
+  }
+}
+
+variable "image_repository" {
+  description = "Where the images are (empty: the Artifact Registry repository created here, <region>-docker.pkg.dev/<project>/<name_prefix>)."
+  type        = string
+  default     = ""
+}
+
+# ---------------------------------------------------------------------------
+# Network
+# ---------------------------------------------------------------------------
+
+variable "vpc_egress" {
+  description = "How Cloud Run reaches the VPC (Cloud SQL, Pulsar): \"direct\" (direct VPC egress, no extra VMs) or \"connector\" (Serverless VPC Access connector)."
+  type        = string
+  default     = "direct"
+
+  validation {
+    condition     = contains(["direct", "connector"], var.vpc_egress)
+    error_message = "vpc_egress: direct or connector."
+  }
+}
+
+variable "main_cidr" {
+  description = "Range of the VM subnet (the Pulsar VM)."
+  type        = string
+  default     = "10.10.0.0/24"
+}
+
+variable "serverless_cidr" {
+  description = "Range of the subnet Cloud Run's direct VPC egress takes addresses from (vpc_egress = direct)."
+  type        = string
+  default     = "10.10.4.0/22"
+}
+
+variable "connector_cidr" {
+  description = "Unused /28 of the Serverless VPC Access connector (vpc_egress = connector)."
+  type        = string
+  default     = "10.10.8.0/28"
+}
+
+# ---------------------------------------------------------------------------
+# Database
+# ---------------------------------------------------------------------------
+
+variable "db_tier" {
+  description = "Cloud SQL machine tier. db-custom-1-3840 (1 vCPU, 3.75 GB) allows 100 connections: keep functions x max instances x database_max_connections below it."
+  type        = string
+  default     = "db-custom-1-3840"
+}
+
+variable "db_availability_type" {
+  description = "ZONAL, or REGIONAL (a standby in a second zone, twice the price)."
+  type        = string
+  default     = "ZONAL"
+
+  validation {
+    condition     = contains(["ZONAL", "REGIONAL"], var.db_availability_type)
+    error_message = "db_availability_type: ZONAL or REGIONAL."
+  }
+}
+
+variable "db_disk_size_gb" {
+  description = "Initial database disk size (grows automatically)."
+  type        = number
+  default     = 10
+}
+
+variable "db_backups" {
+  description = "Daily backups with point-in-time recovery."
+  type        = bool
+  default     = true
+}
+
+variable "database_max_connections" {
+  description = "Connection pool size of each function instance (DATABASE_MAX_CONNECTIONS)."
+  type        = number
+  default     = 4
+}
+
+# ---------------------------------------------------------------------------
+# Functions
+# ---------------------------------------------------------------------------
+
+variable "function_min_instances" {
+  description = "Instances each function keeps warm (0: scale to zero; cold start is about 20 ms of process start plus Cloud Run's own)."
+  type        = number
+  default     = 0
+}
+
+variable "function_max_instances" {
+  description = "Maximum instances of each function (5 functions x 4 x 4 connections = 80 database connections)."
+  type        = number
+  default     = 4
+}
+
+variable "function_concurrency" {
+  description = "Concurrent requests per function instance."
+  type        = number
+  default     = 80
+}
+
+variable "function_timeout_seconds" {
+  description = "Cloud Run request timeout of the functions; REQUEST_TIMEOUT_MS is set 5 s below it (at most 30 s)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.function_timeout_seconds >= 10 && var.function_timeout_seconds <= 3600
+    error_message = "function_timeout_seconds: 10 to 3600."
+  }
+}
+
+variable "function_cpu" {
+  description = "CPU limit of each function instance."
+  type        = string
+  default     = "1"
+}
+
+variable "function_memory" {
+  description = "Memory limit of each function instance (idle RSS is about 13 MiB)."
+  type        = string
+  default     = "256Mi"
+}
+
+variable "function_overrides" {
+  description = "Per-function settings overriding the function_* defaults, keyed by function name, e.g. { generate-report = { max_instances = 8 } }."
+  type = map(object({
+    min_instances   = optional(number)
+    max_instances   = optional(number)
+    concurrency     = optional(number)
+    timeout_seconds = optional(number)
+    cpu             = optional(string)
+    memory          = optional(string)
+  }))
+  default = {}
+}
+
+variable "function_env" {
+  description = "Extra environment variables of every function (e.g. RELAY_INTERVAL_MS)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "function_ingress" {
+  description = "Ingress of the functions: INGRESS_TRAFFIC_ALL, or INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER behind your own load balancer (the bridge then needs vpc egress ALL_TRAFFIC; Pub/Sub push counts as internal)."
+  type        = string
+  default     = "INGRESS_TRAFFIC_ALL"
+}
+
+variable "allow_unauthenticated_api" {
+  description = "Let anyone call the HTTP API (roles/run.invoker to allUsers). Off by default: callers need the invoker role (api_invokers) and an ID token. Event pushes are checked by the functions themselves (OIDC audience and pusher service account) either way."
+  type        = bool
+  default     = false
+}
+
+variable "api_invokers" {
+  description = "Members allowed to call the functions' HTTP API when it is not public, e.g. [\"group:api-clients@example.com\", \"serviceAccount:gateway@p.iam.gserviceaccount.com\"]."
+  type        = list(string)
+  default     = []
+}
+
+variable "rust_log" {
+  description = "Log filter of the functions (RUST_LOG)."
+  type        = string
+  default     = "info"
+}
+
+# ---------------------------------------------------------------------------
+# Event bus
+# ---------------------------------------------------------------------------
+
+variable "event_bus" {
+  description = "\"pulsar\" (the Avro contract on Apache Pulsar, pushed by the bridge) or \"pubsub\" (Google Pub/Sub topics and OIDC push subscriptions; no broker, no bridge)."
+  type        = string
+  default     = "pulsar"
+
+  validation {
+    condition     = contains(["pulsar", "pubsub"], var.event_bus)
+    error_message = "event_bus: pulsar or pubsub."
+  }
+}
+
+variable "pulsar_mode" {
+  description = "With event_bus = pulsar: \"vm\" (a standalone broker on a VM created here) or \"external\" (an existing cluster at external_pulsar_url)."
+  type        = string
+  default     = "vm"
+
+  validation {
+    condition     = contains(["vm", "external"], var.pulsar_mode)
+    error_message = "pulsar_mode: vm or external."
+  }
+}
+
+variable "external_pulsar_url" {
+  description = "Service URL of an existing Pulsar cluster (pulsar://... or pulsar+ssl://...), with pulsar_mode = external."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.event_bus != "pulsar" || var.pulsar_mode != "external" || can(regex("^pulsar(\\+ssl)?://", var.external_pulsar_url))
+    error_message = "external_pulsar_url: pulsar_mode = external needs a pulsar:// or pulsar+ssl:// URL."
+  }
+}
+
+variable "external_pulsar_token_secret" {
+  description = "Secret Manager secret (name or projects/<p>/secrets/<name>) holding the external cluster's JWT, given to the functions and the bridge as PULSAR_TOKEN. Create it yourself, so the token never enters the Terraform state. Empty: no token."
+  type        = string
+  default     = ""
+}
+
+variable "external_pulsar_token_secret_version" {
+  description = "Version of that secret to read."
+  type        = string
+  default     = "latest"
+}
+
+variable "pulsar_image" {
+  description = "Pulsar image on Docker Hub, pinned (pulled through an Artifact Registry cache)."
+  type        = string
+  default     = "apachepulsar/pulsar:4.0.7"
+}
+
+variable "pulsar_machine_type" {
+  description = "Machine type of the Pulsar VM."
+  type        = string
+  default     = "e2-standard-2"
+}
+
+variable "pulsar_mem" {
+  description = "JVM memory of the broker (PULSAR_MEM); fit it to pulsar_machine_type."
+  type        = string
+  default     = "-Xms2g -Xmx2g -XX:MaxDirectMemorySize=2g"
+}
+
+variable "pulsar_disk_size_gb" {
+  description = "Data disk of the Pulsar VM."
+  type        = number
+  default     = 50
+}
+
+variable "pulsar_snapshot_retention_days" {
+  description = "Daily snapshots of the Pulsar data disk kept this many days (0: none)."
+  type        = number
+  default     = 7
+}
+
+variable "pulsar_allow_iap_ssh" {
+  description = "Open SSH to the Pulsar VM from Identity-Aware Proxy only (gcloud compute ssh --tunnel-through-iap)."
+  type        = bool
+  default     = false
+}
+
+variable "bridge_min_instances" {
+  description = "Bridge instances always running (at least 1: it is the Pulsar consumer)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.bridge_min_instances >= 1
+    error_message = "bridge_min_instances: at least 1, or nothing consumes Pulsar."
+  }
+}
+
+variable "bridge_max_instances" {
+  description = "Bridge instances at most (they share the subscriptions)."
+  type        = number
+  default     = 2
+}
+
+variable "bridge_memory" {
+  description = "Memory limit of a bridge instance."
+  type        = string
+  default     = "512Mi"
+}
+
+variable "bridge_max_attempts" {
+  description = "Push attempts before a message is dead-lettered (BRIDGE_MAX_ATTEMPTS; 10 is about 4 minutes of retries)."
+  type        = number
+  default     = 10
+}
+
+variable "bridge_env" {
+  description = "Extra environment variables of the bridge (BRIDGE_* settings, docs/BRIDGE.md)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "pubsub_max_delivery_attempts" {
+  description = "With event_bus = pubsub: deliveries before a message goes to its dead-letter topic."
+  type        = number
+  default     = 10
+}

@@ -1,0 +1,26 @@
+terraform {
+  # Cross-variable validation needs 1.9.
+  required_version = ">= 1.9"
+
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = ">= 6.0, < 8.0"
+    }
+    random = {
+      source  = "hashicorp/random"
+      version = "~> 3.6"
+    }
+  }
+
+  # State in a GCS bucket (object versioning on, locking built in). The bucket is given at
+  # init: terraform init -backend-config=bucket=<bucket> (scripts/deploy.sh does it).
+  backend "gcs" {
+    prefix = "alpes-partners"
+  }
+}
+
+provider "google" {
+  project = var.project_id
+  region  = var.region
+}
