@@ -49,6 +49,13 @@ migrate: ## Apply the migrations to the alpes and reportes databases
 	DATABASE_URL=$(DATABASE_URL) $(CARGO) run -q -p alpes-shared --bin migrate
 	DATABASE_URL=$(REPORTES_DATABASE_URL) $(CARGO) run -q -p alpes-shared --bin migrate
 
+.PHONY: local check-containers
+local: tools ## The whole topology as native processes, gateway on :8000 (Ctrl-C stops it)
+	@REPORTES_DATABASE_URL=$(REPORTES_DATABASE_URL) scripts/local.sh
+
+check-containers: tools ## Validate docker-compose.yml, the Dockerfile and its build step (no Docker needed)
+	@scripts/check-containers.sh
+
 build: tools ## Build every function binary (debug)
 	$(CARGO) build --workspace --bins
 

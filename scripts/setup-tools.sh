@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the tools a fresh Debian machine lacks: protoc (the pulsar crate's build needs
-# it), the PostgreSQL client and shellcheck (`make lint`). Idempotent; as root it uses
-# apt-get, otherwise it says what to install.
+# it), the PostgreSQL client, shellcheck (`make lint`) and docker-compose (validates
+# docker-compose.yml in `make check-containers`; needs no Docker engine). Idempotent;
+# as root it uses apt-get, otherwise it says what to install.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -10,6 +11,7 @@ command -v protoc >/dev/null || missing+=(protobuf-compiler)
 command -v curl >/dev/null || missing+=(curl)
 command -v psql >/dev/null || missing+=(postgresql-client)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
+command -v docker-compose >/dev/null || missing+=(docker-compose)
 
 if ((${#missing[@]} == 0)); then
   exit 0
