@@ -60,7 +60,7 @@ build: tools ## Build every function binary (debug)
 	$(CARGO) build --workspace --bins
 
 # The services start (first run: Maven resolves Pulsar) while the tests compile.
-test: tools ## Start the services, then run the whole test suite
+test: tools check-infra ## Start the services, then run the whole test suite
 	@mkdir -p .local/logs
 	@scripts/services.sh up >.local/logs/services-up.log 2>&1 & services=$$!; \
 	$(CARGO) test --workspace --all-targets --no-run; built=$$?; \
@@ -83,10 +83,28 @@ fmt-check:
 
 lint: tools fmt-check ## cargo fmt --check, clippy -D warnings, shellcheck, one TLS backend
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	shellcheck -x -P SCRIPTDIR scripts/*.sh .ci/run
+	shellcheck -x -P SCRIPTDIR scripts/*.sh .ci/run pulsar-vm/startup.sh
 	@# One rustls crypto backend (aws-lc-rs) for the whole graph: two make TLS panic.
 	@if $(CARGO) tree --workspace -e normal,build,dev -i ring 2>/dev/null | grep -q .; then \
 	  echo "error: the ring crate entered the dependency graph; use the aws-lc-rs backend"; exit 1; fi
 
 clean-state: services-down ## Stop the services and delete their data and logs (.local/)
 	rm -rf .local
+
+# Deploy to Google Cloud (README "Deploy to GCP"): scripts/deploy.sh, cloudbuild.yaml, terraform/.
+PROJECT ?=
+REGION ?= europe-west1
+NAME_PREFIX ?= alpes
+DEPLOY_ENV = PROJECT=$(PROJECT) REGION=$(REGION) NAME_PREFIX=$(NAME_PREFIX)
+.PHONY: deploy plan destroy check-infra
+deploy: ## Build and push the images (Cloud Build), migrate, terraform apply: make deploy PROJECT=<id> [REGION=...]
+	@$(DEPLOY_ENV) scripts/deploy.sh deploy
+
+plan: ## terraform plan of a deployment: make plan PROJECT=<id> [REGION=...]
+	@$(DEPLOY_ENV) scripts/deploy.sh plan
+
+destroy: ## Delete a deployment, data included (asks first): make destroy PROJECT=<id> [REGION=...]
+	@$(DEPLOY_ENV) scripts/deploy.sh destroy
+
+check-infra: ## terraform fmt, checkov, shellcheck and cloudbuild.yaml checks (offline after the first run)
+	@scripts/check-infra.sh
