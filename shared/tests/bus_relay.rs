@@ -23,6 +23,7 @@ fn pulsar_url() -> String {
 
 fn bus(url: String) -> PulsarBus {
     PulsarBus::new(PulsarSettings {
+        namespace: alpes_shared::bus::DEFAULT_NAMESPACE.to_owned(),
         url,
         token: None,
         operation_timeout: Duration::from_secs(2),

@@ -5,7 +5,10 @@
 
 use std::{collections::HashSet, fmt, time::Duration};
 
-use alpes_shared::events::{TOPIC_PREFIX, Topic};
+use alpes_shared::{
+    bus::{DEFAULT_NAMESPACE, parse_namespace, topic_in},
+    events::Topic,
+};
 use reqwest::Url;
 use serde::Deserialize;
 
@@ -173,12 +176,12 @@ pub fn short_topic(topic: &str) -> &str {
     topic.rsplit('/').next().unwrap_or(topic)
 }
 
-/// `persistent://public/default/<name>` for a short name; a full name is kept.
-pub fn full_topic(name: &str) -> String {
+/// `persistent://<namespace>/<name>` for a short name; a full name is kept.
+pub fn full_topic(name: &str, namespace: &str) -> String {
     if name.contains("://") {
         name.to_owned()
     } else {
-        format!("{TOPIC_PREFIX}{name}")
+        topic_in(namespace, name)
     }
 }
 
@@ -216,7 +219,7 @@ impl RouteDefaults {
     /// A route with these settings.
     pub fn route(&self, topic: &str, subscription: &str, url: Url) -> RouteConfig {
         RouteConfig {
-            topic: full_topic(topic),
+            topic: full_topic(topic, DEFAULT_NAMESPACE),
             subscription: subscription.to_owned(),
             audience: url.origin().ascii_serialization(),
             url,
@@ -262,6 +265,11 @@ impl BridgeConfig {
         let pulsar_token = get("PULSAR_TOKEN").map(Secret);
         let push_auth = push_auth(&get)?;
         let defaults = route_defaults(&get)?;
+        let namespace = match get("PULSAR_NAMESPACE") {
+            Some(raw) => parse_namespace(&raw)
+                .map_err(|problem| ConfigError::new("PULSAR_NAMESPACE", problem))?,
+            None => DEFAULT_NAMESPACE.to_owned(),
+        };
         let shutdown_grace = get("BRIDGE_SHUTDOWN_GRACE_MS")
             .map(|raw| parse_millis("BRIDGE_SHUTDOWN_GRACE_MS", &raw))
             .transpose()?
@@ -274,17 +282,20 @@ impl BridgeConfig {
                     "set either BRIDGE_ROUTES or BRIDGE_ROUTES_FILE, not both",
                 ));
             }
-            (Some(json), None) => (parse_routes("BRIDGE_ROUTES", &json, &defaults)?, vec![]),
+            (Some(json), None) => (
+                parse_routes("BRIDGE_ROUTES", &json, &defaults, &namespace)?,
+                vec![],
+            ),
             (None, Some(path)) => {
                 let json = std::fs::read_to_string(&path).map_err(|error| {
                     ConfigError::new("BRIDGE_ROUTES_FILE", format!("cannot read {path}: {error}"))
                 })?;
                 (
-                    parse_routes("BRIDGE_ROUTES_FILE", &json, &defaults)?,
+                    parse_routes("BRIDGE_ROUTES_FILE", &json, &defaults, &namespace)?,
                     vec![],
                 )
             }
-            (None, None) => default_routes(&get, &defaults)?,
+            (None, None) => default_routes(&get, &defaults, &namespace)?,
         };
         if routes.is_empty() {
             let variables: Vec<_> = DEFAULT_ROUTES.iter().map(|(_, _, var)| *var).collect();
@@ -490,6 +501,7 @@ fn parse_url(name: &str, raw: &str) -> Result<Url, ConfigError> {
 fn default_routes(
     get: &impl Fn(&str) -> Option<String>,
     defaults: &RouteDefaults,
+    namespace: &str,
 ) -> Result<(Vec<RouteConfig>, Vec<SkippedRoute>), ConfigError> {
     let mut routes = Vec::new();
     let mut skipped = Vec::new();
@@ -498,10 +510,10 @@ fn default_routes(
             Some(base) => {
                 let endpoint = format!("{}{EVENTS_PATH}", base.trim().trim_end_matches('/'));
                 let url = parse_url(variable, &endpoint)?;
-                routes.push(defaults.route(topic.full_name(), subscription, url));
+                routes.push(defaults.route(&topic_in(namespace, topic.name()), subscription, url));
             }
             None => skipped.push(SkippedRoute {
-                topic: topic.full_name().to_owned(),
+                topic: topic_in(namespace, topic.name()),
                 subscription: subscription.to_owned(),
                 missing_variable: variable,
             }),
@@ -514,6 +526,7 @@ fn parse_routes(
     variable: &str,
     json: &str,
     defaults: &RouteDefaults,
+    namespace: &str,
 ) -> Result<Vec<RouteConfig>, ConfigError> {
     let entries: Vec<RouteEntry> = serde_json::from_str(json).map_err(|error| {
         ConfigError::new(
@@ -537,7 +550,7 @@ fn parse_routes(
             ));
         }
         let url = parse_url(&field("url"), &entry.url)?;
-        let mut route = defaults.route(topic, subscription, url);
+        let mut route = defaults.route(&full_topic(topic, namespace), subscription, url);
         if let Some(audience) = entry.audience {
             route.audience = audience;
         }
@@ -677,6 +690,40 @@ mod tests {
                 host: "metadata.google.internal".into()
             }
         );
+    }
+
+    #[test]
+    fn pulsar_namespace_places_every_route_in_it() {
+        let namespace = ("PULSAR_NAMESPACE", "acme/staging");
+        let defaults =
+            config(&[PULSAR, namespace, ("GENERATE_REPORT_URL", "http://r:8080")]).unwrap();
+        assert!(
+            defaults.routes.iter().all(|route| route
+                .topic
+                .starts_with("persistent://acme/staging/eventos-")),
+            "{:?}",
+            defaults.routes
+        );
+        assert!(
+            defaults
+                .skipped_routes
+                .iter()
+                .all(|route| route.topic.starts_with("persistent://acme/staging/"))
+        );
+        let routes = r#"[
+            {"topic": "orders", "subscription": "s", "url": "http://x:1/events"},
+            {"topic": "persistent://t/ns/other", "subscription": "s", "url": "http://x:1/events"}
+        ]"#;
+        let listed = config(&[PULSAR, namespace, ("BRIDGE_ROUTES", routes)]).unwrap();
+        assert_eq!(listed.routes[0].topic, "persistent://acme/staging/orders");
+        assert_eq!(listed.routes[1].topic, "persistent://t/ns/other");
+        let error = config(&[
+            PULSAR,
+            ("PULSAR_NAMESPACE", "staging"),
+            ("BRIDGE_ROUTES", routes),
+        ])
+        .unwrap_err();
+        assert_eq!(error.variable, "PULSAR_NAMESPACE");
     }
 
     #[test]

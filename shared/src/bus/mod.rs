@@ -9,7 +9,7 @@ use std::future::Future;
 
 pub use self::{
     pubsub::PubSubBus,
-    pulsar::{PulsarBus, PulsarSettings},
+    pulsar::{DEFAULT_NAMESPACE, PulsarBus, PulsarSettings, parse_namespace, topic_in},
 };
 use crate::store::outbox::OutboxMessage;
 

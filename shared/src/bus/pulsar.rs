@@ -18,6 +18,37 @@ pub struct PulsarSettings {
     pub token: Option<String>,
     /// Bound on connecting, creating a producer, and each send.
     pub operation_timeout: Duration,
+    /// `tenant/namespace` of the topics (`PULSAR_NAMESPACE`): the contract's is
+    /// [`DEFAULT_NAMESPACE`]; another one isolates a deployment (or a test run) sharing a
+    /// cluster.
+    pub namespace: String,
+}
+
+/// The namespace of the contract's topics.
+pub const DEFAULT_NAMESPACE: &str = "public/default";
+
+/// Checks a `tenant/namespace` name (`PULSAR_NAMESPACE`).
+pub fn parse_namespace(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    let valid_part = |part: &str| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    match raw.split_once('/') {
+        Some((tenant, namespace)) if valid_part(tenant) && valid_part(namespace) => {
+            Ok(raw.to_owned())
+        }
+        _ => Err(format!(
+            "expected tenant/namespace (letters, digits, - _ .), got {raw:?}"
+        )),
+    }
+}
+
+/// The full name of topic `short` in `namespace`: `persistent://<namespace>/<short>`.
+pub fn topic_in(namespace: &str, short: &str) -> String {
+    format!("persistent://{namespace}/{short}")
 }
 
 /// Publishes to Pulsar, one producer per topic, each registering the topic's AVRO schema
@@ -92,7 +123,7 @@ impl PulsarBus {
             .bounded(
                 client
                     .producer()
-                    .with_topic(topic.full_name())
+                    .with_topic(topic_in(&self.settings.namespace, topic.name()))
                     .with_options(ProducerOptions {
                         schema: Some(proto::Schema {
                             name: topic.record_name().to_owned(),

@@ -146,10 +146,18 @@ impl Topic {
         &SCHEMAS[self.index()]
     }
 
-    /// Looks a topic up by short name (`eventos-campanas`) or full name
-    /// (`persistent://public/default/eventos-campanas`).
+    /// Looks a topic up by short name (`eventos-campanas`) or full name in any namespace
+    /// (`persistent://public/default/eventos-campanas`, `persistent://acme/staging/...`:
+    /// a deployment may live in its own namespace, `PULSAR_NAMESPACE`).
     pub fn from_name(name: &str) -> Option<Topic> {
-        let short = name.strip_prefix(TOPIC_PREFIX).unwrap_or(name);
+        let short = match name.strip_prefix("persistent://") {
+            Some(path) => match path.split('/').collect::<Vec<_>>().as_slice() {
+                [_tenant, _namespace, short] => *short,
+                _ => return None,
+            },
+            None if name.contains("://") => return None,
+            None => name,
+        };
         Topic::ALL.into_iter().find(|topic| topic.name() == short)
     }
 }
@@ -178,6 +186,8 @@ mod tests {
             assert_eq!(Topic::from_name(topic.name()), Some(topic));
             assert_eq!(Topic::from_name(topic.full_name()), Some(topic));
             assert_eq!(topic.full_name(), format!("{TOPIC_PREFIX}{}", topic.name()));
+            let elsewhere = format!("persistent://acme/staging-1/{}", topic.name());
+            assert_eq!(Topic::from_name(&elsewhere), Some(topic));
         }
         assert_eq!(
             Topic::from_name("persistent://public/default/eventos-reportes"),
@@ -195,7 +205,7 @@ mod tests {
             "",
             "eventos",
             "EVENTOS-CAMPANAS",
-            "persistent://public/other/eventos-campanas",
+            "persistent://public/eventos-campanas",
             "non-persistent://public/default/eventos-campanas",
             "persistent://public/default/",
             "eventos-campanas-partition-0",

@@ -103,6 +103,11 @@ impl FunctionConfig {
                 url: env.pulsar_url()?,
                 token: env.get("PULSAR_TOKEN").map(str::to_owned),
                 operation_timeout: bus_timeout,
+                namespace: match env.get("PULSAR_NAMESPACE") {
+                    Some(raw) => crate::bus::parse_namespace(raw)
+                        .map_err(|problem| ConfigError::new("PULSAR_NAMESPACE", problem))?,
+                    None => crate::bus::DEFAULT_NAMESPACE.to_owned(),
+                },
             }),
             "pubsub" => BusSettings::PubSub {
                 project: env.required("GCP_PROJECT")?,
