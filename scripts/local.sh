@@ -13,6 +13,7 @@
 #   DATABASE_URL                alpes context (postgres://alpes:alpes@127.0.0.1:5432/alpes)
 #   REPORTES_DATABASE_URL       reportes context (.../reportes)
 #   PULSAR_URL, PULSAR_ADMIN_URL  the broker (pulsar://127.0.0.1:6650, http://127.0.0.1:8080)
+#   PULSAR_NAMESPACE            the topics' namespace, for every process (public/default)
 #   REGISTER_INFLUENCER_PORT 3001, CREATE_CAMPAIGN_PORT 3002, SEND_CONTRACT_PORT 3003,
 #   GENERATE_REPORT_PORT 3004, COMPENSATE_REPORT_PORT 3005, BRIDGE_PORT 3006, GATEWAY_PORT 8000
 #   REGISTER_INFLUENCER_INSTANCES  register-influencer processes behind the gateway (1); the
@@ -89,10 +90,10 @@ start() {
   ready_urls+=("$ready_url")
 }
 
-# pulsar_admin METHOD PATH: the HTTP status of an admin API call on public/default.
+# pulsar_admin METHOD PATH: the HTTP status of an admin API call on the topics' namespace.
 pulsar_admin() {
   curl -s --max-time 10 -o /dev/null -w '%{http_code}' -X "$1" \
-    "$PULSAR_ADMIN_URL/admin/v2/persistent/public/default/$2" || true
+    "$PULSAR_ADMIN_URL/admin/v2/persistent/${PULSAR_NAMESPACE:-public/default}/$2" || true
 }
 
 # Creates the bridge's subscriptions at the end of their topics (or, when they exist,
