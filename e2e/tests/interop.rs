@@ -1,0 +1,248 @@
+//! Interop with the existing producers and consumers (issue #6 item 5, SPEC section 5): the
+//! official Python Pulsar client (`pulsar-client` from PyPI, its `AvroSchema` records defined
+//! as in the contract) against the functions and the bridge running as processes.
+//!
+//! `e2e/python/interop.py` checks its records against the contract (the `.avsc` schemas and
+//! the golden vectors), publishes `EventoCrearInfluencer`, `EventoCampanaCreada` and
+//! `EventoContratoCreado` with no message properties as the existing tools do, waits for the
+//! flows to complete through the functions' GET endpoints, and reads our `CampanaCreada` and
+//! `ReporteCreado` / `ReporteActualizado` back with `AvroSchema` consumers (the broker's schema
+//! registry for real). This test prepares its Python environment (`scripts/python-env.sh`, a
+//! venv in `.local/venv` with the pinned client), registers the contract's schemas on the run's
+//! namespace as a deployment has them, runs the script against the run's environment (its
+//! topics in the run's `PULSAR_NAMESPACE`) and asserts it exits 0 and that no schema version was
+//! added. The script's output is kept in `<log dir>/interop.log`.
+
+mod common;
+
+use std::{
+    fs::File,
+    path::{Path, PathBuf},
+    process::{Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+use alpes_shared::events::Topic;
+use common::{CREATE_CAMPAIGN, Env, GENERATE_REPORT, REGISTER_INFLUENCER, SEND_CONTRACT};
+use serde_json::{Value, json};
+
+/// Creating the venv the first time installs the client from PyPI; later runs check a hash.
+const PYTHON_ENV_TIMEOUT: Duration = Duration::from_secs(600);
+/// Bound on the whole Python run; each of its waits is bounded by `INTEROP_TIMEOUT`.
+const INTEROP_TIMEOUT: Duration = Duration::from_secs(300);
+/// What `interop.py` allows each flow step and the event read (seconds).
+const STEP_TIMEOUT_SECS: &str = "60";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the e2e crate is inside the repository")
+        .to_path_buf()
+}
+
+fn create(path: &Path) -> Result<File, String> {
+    File::create(path).map_err(|error| format!("cannot create {}: {error}", path.display()))
+}
+
+/// Runs `command` with its stdout and stderr into the given files (the same path: one file,
+/// both streams in the order written), killing it after `timeout`. `Err` says why it did not
+/// finish (could not start, timed out).
+async fn run_bounded(
+    mut command: Command,
+    stdout: &Path,
+    stderr: &Path,
+    timeout: Duration,
+) -> Result<ExitStatus, String> {
+    let out = create(stdout)?;
+    let err = if stderr == stdout {
+        out.try_clone()
+            .map_err(|error| format!("a second handle on {}: {error}", stdout.display()))?
+    } else {
+        create(stderr)?
+    };
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .map_err(|error| format!("cannot start {command:?}: {error}"))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{command:?} did not finish within {timeout:?}"));
+            }
+            Err(error) => return Err(format!("waiting for {command:?}: {error}")),
+        }
+    }
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|error| format!("({}: {error})", path.display()))
+}
+
+/// `scripts/python-env.sh`: the venv's python. Run before the environment starts, so a first
+/// install does not hold the e2e run lock.
+async fn python_env() -> PathBuf {
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "python-env-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&scratch)
+        .unwrap_or_else(|error| panic!("cannot create {}: {error}", scratch.display()));
+    let (stdout, stderr) = (scratch.join("stdout"), scratch.join("stderr"));
+    let script = repo_root().join("scripts/python-env.sh");
+    let mut command = Command::new("bash");
+    command.arg(&script).current_dir(repo_root());
+    let outcome = run_bounded(command, &stdout, &stderr, PYTHON_ENV_TIMEOUT).await;
+    let (printed, messages) = (read(&stdout), read(&stderr));
+    let _ = std::fs::remove_dir_all(&scratch);
+    match outcome {
+        Ok(status) if status.success() => {}
+        Ok(status) => panic!("{} failed ({status}):\n{messages}", script.display()),
+        Err(error) => panic!("{error}:\n{messages}"),
+    }
+    if !messages.trim().is_empty() {
+        eprintln!("{}", messages.trim_end());
+    }
+    let python = printed
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("{} printed no python path", script.display()));
+    assert!(
+        python.is_file(),
+        "{} printed {}, which is not a file",
+        script.display(),
+        python.display()
+    );
+    python
+}
+
+/// Registers the contract's schema on every topic of the run's namespace, as a deployment
+/// finds them (the existing producers registered them long ago), with the text the official
+/// Python client registers.
+///
+/// A fresh topic has none until its first producer: its only consumers are then the bridge's,
+/// which read raw bytes, and the broker refuses an AVRO consumer on such an active topic
+/// ("Failed to add schema to an active topic with empty(BYTES) schema"), so the Python
+/// consumers could not subscribe before anything is published.
+async fn register_schemas(env: &Env) {
+    let client = common::http();
+    for topic in Topic::ALL {
+        let url = format!(
+            "{}/admin/v2/schemas/{}/{}/schema",
+            env.pulsar_admin_url,
+            env.namespace,
+            topic.name()
+        );
+        let body =
+            json!({"type": "AVRO", "schema": topic.registry_schema_json(), "properties": {}});
+        match client.post(&url).json(&body).send().await {
+            Ok(response) if response.status().is_success() => {}
+            Ok(response) => {
+                let status = response.status();
+                let text = response.text().await.unwrap_or_default();
+                env.fail(format!("POST {url}: {status} {text}"));
+            }
+            Err(error) => env.fail(format!("POST {url}: {error}")),
+        }
+    }
+}
+
+/// The schema versions of each topic of the run's namespace that has any.
+async fn schema_versions(env: &Env) -> Vec<(String, Vec<Value>)> {
+    let client = common::http();
+    let mut versions = Vec::new();
+    for topic in Topic::ALL {
+        let url = format!(
+            "{}/admin/v2/schemas/{}/{}/schemas",
+            env.pulsar_admin_url,
+            env.namespace,
+            topic.name()
+        );
+        let answer = match client.get(&url).send().await {
+            Ok(response) if response.status().is_success() => response.json::<Value>().await,
+            Ok(response) => env.fail(format!("GET {url}: {}", response.status())),
+            Err(error) => env.fail(format!("GET {url}: {error}")),
+        };
+        let answer = answer.unwrap_or_else(|error| env.fail(format!("GET {url}: {error}")));
+        let found = answer["getSchemaResponses"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|schema| json!({"version": schema["version"], "type": schema["type"]}))
+            .collect();
+        versions.push((topic.name().to_owned(), found));
+    }
+    versions
+}
+
+/// The official Python client publishes the existing tools' events and reads ours: the flows
+/// complete (the influencer's welcome saga, the published campaign's contract and report, the
+/// unknown campaign's contract report) and our events decode with its `AvroSchema` records.
+#[tokio::test]
+async fn the_official_python_client_interoperates() {
+    let python = python_env().await;
+    let env = common::env().await;
+    let _hint = env.log_hint();
+
+    register_schemas(&env).await;
+
+    let log = env.log_dir.join("interop.log");
+    let script = repo_root().join("e2e/python/interop.py");
+    let mut command = Command::new(&python);
+    command
+        .arg(&script)
+        .current_dir(repo_root())
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PULSAR_URL", &env.pulsar_url)
+        .env("PULSAR_NAMESPACE", &env.namespace)
+        .env("REGISTER_INFLUENCER_URL", env.url(REGISTER_INFLUENCER, ""))
+        .env("CREATE_CAMPAIGN_URL", env.url(CREATE_CAMPAIGN, ""))
+        .env("SEND_CONTRACT_URL", env.url(SEND_CONTRACT, ""))
+        .env("GENERATE_REPORT_URL", env.url(GENERATE_REPORT, ""))
+        .env("RUN_ID", &env.run)
+        .env("INTEROP_TIMEOUT", STEP_TIMEOUT_SECS);
+    let outcome = run_bounded(command, &log, &log, INTEROP_TIMEOUT).await;
+    let output = read(&log);
+    match outcome {
+        Ok(status) if status.success() => println!("{}", output.trim_end()),
+        Ok(status) => env.fail(format!(
+            "{} exited with {status}; its output ({}):\n{}",
+            script.display(),
+            log.display(),
+            output.trim_end()
+        )),
+        Err(error) => env.fail(format!(
+            "{error}; its output ({}):\n{}",
+            log.display(),
+            output.trim_end()
+        )),
+    }
+
+    // The Python client and the functions produced and consumed with the one registered
+    // version: the same schema text, no new version.
+    let added: Vec<String> = schema_versions(&env)
+        .await
+        .into_iter()
+        .filter(|(_, versions)| versions.len() != 1)
+        .map(|(topic, versions)| format!("{topic}: {versions:?}"))
+        .collect();
+    if !added.is_empty() {
+        env.fail(format!(
+            "schema versions were added to the registered ones: {}",
+            added.join(", ")
+        ));
+    }
+}
