@@ -6,10 +6,7 @@ mod common;
 
 use std::{collections::BTreeMap, str::FromStr, time::Duration};
 
-use alpes_shared::{
-    bus::{Publisher, PulsarBus, PulsarSettings},
-    store::outbox::OutboxMessage,
-};
+use alpes_shared::{bus::Publisher, events::IntegrationEvent, store::outbox::OutboxMessage};
 use common::*;
 use serde_json::json;
 use sqlx::{ConnectOptions, Connection, postgres::PgConnectOptions};
@@ -27,6 +24,7 @@ async fn registering_an_influencer_completes_the_welcome_saga() {
     let env = env().await;
     let _hint = env.log_hint();
     let client = http();
+    let mut reports = env.subscribe("eventos-reportes").await;
 
     let (influencer, registered_at) = register_influencer(&env, &client, "Ana E2E").await;
     let (campaign, contract, report) = the_welcome_saga(&env, &client, &influencer).await;
@@ -61,6 +59,31 @@ async fn registering_an_influencer_completes_the_welcome_saga() {
     assert_eq!(report["id_contrato"], contract["id"], "{report:#}");
     assert_eq!(report["monto_total"], 100.0, "{report:#}");
     assert_eq!(report["moneda"], "USD", "{report:#}");
+
+    // What the reports context announced, decoded with the contract's schema.
+    reports
+        .expect_report_events(
+            &env,
+            campaign_id,
+            &[
+                ("ReporteCreado", "activo"),
+                ("ReporteActualizado", "completado"),
+            ],
+            Duration::from_millis(500),
+        )
+        .await;
+    let correlations: Vec<&str> = reports
+        .seen
+        .iter()
+        .filter(|(event, _, _)| matches!(event, IntegrationEvent::Reporte(report) if report.id_campana.as_deref() == Some(campaign_id)))
+        .map(|(_, properties, _)| properties.get("correlation_id").map_or("", String::as_str))
+        .collect();
+    assert!(
+        correlations.iter().all(|id| *id == influencer.id),
+        "every report event carries the saga's correlation id {}: {correlations:?}",
+        influencer.id
+    );
+    reports.close().await;
 }
 
 /// Flow 1 with a rejected contract (SPEC 7 item 3): an influencer holds one active
@@ -212,12 +235,7 @@ async fn duplicate_deliveries_have_no_second_effect() {
         "the events of campaign {campaign_id} and contract {contract_id}"
     );
 
-    let bus = PulsarBus::new(PulsarSettings {
-        url: env.pulsar_url.clone(),
-        token: None,
-        operation_timeout: Duration::from_secs(15),
-        namespace: env.namespace.clone(),
-    });
+    let bus = env.pulsar_bus();
     for (event_id, topic, message_key, event_type, payload, properties) in rows {
         let message = OutboxMessage {
             event_id,
@@ -313,4 +331,183 @@ async fn duplicate_deliveries_have_no_second_effect() {
         "report events of report {report_id}"
     );
     let _ = reportes.close().await;
+}
+
+/// SPEC 7 item 3, the other delivery order: the contract step's rejection arrives before
+/// the campaign's report exists (here: before the campaign event at all). The report is
+/// born `cancelado`; then a late `ContratoCreado` (send-contract signs one for this
+/// campaign too, and another producer announces a second one) and a duplicate
+/// `CampanaCreada` never revive it.
+#[tokio::test]
+async fn a_rejection_before_the_report_exists_still_cancels_it_and_nothing_revives_it() {
+    let env = env().await;
+    let _hint = env.log_hint();
+    let client = http();
+    let bus = env.pulsar_bus();
+    let mut reports = env.subscribe("eventos-reportes").await;
+
+    let influencer = Influencer {
+        id: Uuid::new_v4().to_string(),
+        nombre: "Dora E2E".to_owned(),
+        email: format!("e2e-{}@example.com", Uuid::new_v4().simple()),
+    };
+    let campaign_id = Uuid::now_v7().to_string();
+    env.publish(
+        &bus,
+        &contract_rejected(&influencer.id, &campaign_id),
+        &campaign_id,
+    )
+    .await;
+    wait_settled(
+        &env,
+        &client,
+        &[("eventos-contratos-error", COMPENSATE_REPORT)],
+    )
+    .await;
+    let none_yet = reports_of(&client, &env, &campaign_id)
+        .await
+        .unwrap_or_else(|error| env.fail(error));
+    assert!(
+        none_yet.is_empty(),
+        "no report before its campaign: {none_yet:#?}"
+    );
+
+    let campaign = campaign_created(&campaign_id, Some(&influencer));
+    env.publish(&bus, &campaign, &campaign_id).await;
+    let report = the_report_of(&env, &client, &campaign_id, "cancelado", "completado").await;
+    assert!(
+        text(&report, "motivo").starts_with("ContratoRechazado"),
+        "the rejection's reason: {report:#}"
+    );
+    // send-contract signed this campaign's contract (its own rule check passed), and
+    // announced it: that ContratoCreado reaches the cancelled report late.
+    let signed = the_one_contract_of(&env, &client, &influencer.id, &campaign_id).await;
+
+    // Later still: another producer's contract and the campaign event again.
+    let late_contract = Uuid::new_v4().to_string();
+    env.publish(
+        &bus,
+        &contract_created(&late_contract, &influencer.id, &campaign_id),
+        &campaign_id,
+    )
+    .await;
+    env.publish(&bus, &campaign, &campaign_id).await;
+    wait_settled(
+        &env,
+        &client,
+        &[
+            ("eventos-campanas", GENERATE_REPORT),
+            ("eventos-campanas", SEND_CONTRACT),
+            ("eventos-contratos", GENERATE_REPORT),
+            ("eventos-contratos-error", COMPENSATE_REPORT),
+        ],
+    )
+    .await;
+
+    let after = reports_of(&client, &env, &campaign_id)
+        .await
+        .unwrap_or_else(|error| env.fail(error));
+    assert!(
+        matches!(after.as_slice(), [only] if only["estado"] == "cancelado"
+            && only["id_contrato"].is_null()
+            && only["motivo"] == report["motivo"]
+            && only["id"] == report["id"]),
+        "the report stays cancelled, without a contract, after {} and {late_contract}: {after:#?}",
+        signed["id"]
+    );
+    let contracts = contracts_of(&client, &env, &influencer.id, Some(&campaign_id))
+        .await
+        .unwrap_or_else(|error| env.fail(error));
+    assert_eq!(
+        contracts.len(),
+        1,
+        "one contract despite the duplicate campaign event: {contracts:#?}"
+    );
+    // Born cancelled, and the compensation announced as in the other order; nothing after.
+    reports
+        .expect_report_events(
+            &env,
+            &campaign_id,
+            &[
+                ("ReporteCreado", "cancelado"),
+                ("ReporteCompensado", "cancelado"),
+            ],
+            Duration::from_secs(1),
+        )
+        .await;
+    reports.close().await;
+}
+
+/// The saga's end state does not depend on the delivery order (SPEC 7): a campaign whose
+/// `ContratoCreado` arrives before its `CampanaCreada` (first a contract report, which the
+/// campaign then absorbs) ends exactly like one whose events arrive in order, each event
+/// delivered twice.
+#[tokio::test]
+async fn contract_before_campaign_ends_like_campaign_before_contract() {
+    let env = env().await;
+    let _hint = env.log_hint();
+    let client = http();
+    let bus = env.pulsar_bus();
+    let influencer_id = Uuid::new_v4().to_string();
+
+    let mut ends = Vec::new();
+    for contract_first in [true, false] {
+        let campaign_id = Uuid::now_v7().to_string();
+        let contract_id = Uuid::new_v4().to_string();
+        // No influencer in the campaign event: send-contract stays out, the only contract
+        // is this one.
+        let campaign = campaign_created(&campaign_id, None);
+        let contract = contract_created(&contract_id, &influencer_id, &campaign_id);
+        let (first, first_route, second) = if contract_first {
+            (&contract, ("eventos-contratos", GENERATE_REPORT), &campaign)
+        } else {
+            (&campaign, ("eventos-campanas", GENERATE_REPORT), &contract)
+        };
+        for _ in 0..2 {
+            env.publish(&bus, first, &campaign_id).await;
+        }
+        wait_settled(&env, &client, &[first_route]).await;
+        for _ in 0..2 {
+            env.publish(&bus, second, &campaign_id).await;
+        }
+        let report = the_report_of(&env, &client, &campaign_id, "completado", "cancelado").await;
+        wait_settled(
+            &env,
+            &client,
+            &[
+                ("eventos-campanas", GENERATE_REPORT),
+                ("eventos-contratos", GENERATE_REPORT),
+            ],
+        )
+        .await;
+        let reports = reports_of(&client, &env, &campaign_id)
+            .await
+            .unwrap_or_else(|error| env.fail(error));
+        assert_eq!(reports.len(), 1, "one report per campaign: {reports:#?}");
+        assert_eq!(
+            reports[0]["id_contrato"],
+            contract_id.as_str(),
+            "{report:#}"
+        );
+        assert_eq!(
+            reports[0]["id"], report["id"],
+            "the report is the same record"
+        );
+        // Everything but the ids and times.
+        let mut end = reports[0].clone();
+        for volatile in [
+            "id",
+            "id_campana",
+            "id_contrato",
+            "nombre",
+            "fecha_creacion",
+            "fecha_actualizacion",
+            "datos_origen",
+        ] {
+            end.as_object_mut().map(|fields| fields.remove(volatile));
+        }
+        ends.push(end);
+    }
+    assert_eq!(ends[0], ends[1], "contract first vs campaign first");
+    assert_eq!(ends[0]["tipo_reporte"], "campana", "{:#}", ends[0]);
 }
