@@ -78,10 +78,15 @@ impl From<sqlx::Error> for StoreError {
                 Self::Conflict(Constraint::from_name(db.constraint().unwrap_or_default()))
             }
             // 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now,
-            // 53300 too_many_connections, 08xxx connection exceptions.
+            // 53300 too_many_connections, 08xxx connection exceptions; and what only a new
+            // connection meets: 55000 (the database is not accepting connections), 3D000
+            // (it does not exist), 28xxx (the credentials are refused).
             sqlx::Error::Database(db)
                 if db.code().is_some_and(|code| {
-                    code.starts_with("08") || code.starts_with("57P") || code == "53300"
+                    code.starts_with("08")
+                        || code.starts_with("57P")
+                        || code.starts_with("28")
+                        || matches!(code.as_ref(), "53300" | "55000" | "3D000")
                 }) =>
             {
                 Self::Unavailable(error)
