@@ -20,7 +20,7 @@ CARGO ?= cargo
 # A bound on the whole test run, so a hung test fails CI instead of eating its time.
 TEST_TIMEOUT ?= 2400
 
-.PHONY: help run migrate measure services services-down services-status tools build test fmt fmt-check lint clean-state
+.PHONY: test-fast test-services help run migrate measure bench services services-down services-status tools build test fmt fmt-check lint clean-state
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -59,21 +59,42 @@ check-containers: tools ## Validate docker-compose.yml, the Dockerfile and its b
 build: tools ## Build every function binary (debug)
 	$(CARGO) build --workspace --bins
 
+test: tools check-infra check-containers test-services ## Everything CI runs: deploy checks, all tests, then the solo tier
+	timeout $(TEST_TIMEOUT) $(CARGO) test --workspace --all-targets --no-fail-fast
+	@echo "Solo tier: outages of the shared broker and database (they stop them, so they run alone):"
+	timeout 600 $(CARGO) test --workspace --test delivery -- --ignored broker_restart
+	timeout 900 $(CARGO) test -p e2e --test outages -- --ignored --test-threads=1
+
+test-fast: tools test-services ## The fast tier: skips the slow_ tests and the solo tier (outages)
+	timeout $(TEST_TIMEOUT) $(CARGO) test --workspace --all-targets --no-fail-fast -- --skip slow_
+
 # The services start (first run: Maven resolves Pulsar) while the tests compile.
-test: tools check-infra ## Start the services, then run the whole test suite
+test-services:
 	@mkdir -p .local/logs
 	@scripts/services.sh up >.local/logs/services-up.log 2>&1 & services=$$!; \
 	$(CARGO) test --workspace --all-targets --no-run; built=$$?; \
 	wait $$services; up=$$?; cat .local/logs/services-up.log; \
 	if [ $$up -ne 0 ]; then echo "error: the services did not start"; exit $$up; fi; \
 	if [ $$built -ne 0 ]; then exit $$built; fi
-	timeout $(TEST_TIMEOUT) $(CARGO) test --workspace --all-targets --no-fail-fast
-	@echo "The bridge across a broker restart under load (restarts the broker, so it runs alone):"
-	timeout 600 $(CARGO) test --workspace --test delivery -- --ignored broker_restart
 
 measure: tools services migrate ## Release binaries: size, exec to first 200 on /ready, idle RSS
 	$(CARGO) build --release --bins
 	scripts/measure_binaries.py
+
+# Benchmarks (docs/BENCHMARKS.md, docs/benchmarks.json): a release build in its own target
+# directory (plus an unstripped register-influencer for the profile; BENCH_PROFILE=0 skips
+# both), then scripts/bench.py, under 10 minutes after the build.
+BENCH_TARGET ?= target/bench
+BENCH_PROFILE ?= 1
+export BENCH_PROFILE
+bench: tools services ## Benchmark suite: cold start, HTTP, pgbench, bridge, saga, scaling, profile
+	CARGO_TARGET_DIR=$(BENCH_TARGET) nice -n 10 $(CARGO) build --release --bins
+	CARGO_TARGET_DIR=$(BENCH_TARGET) nice -n 10 $(CARGO) build --release -p pulsar-bridge --example throughput --example saga
+	@if [ "$(BENCH_PROFILE)" != 0 ]; then \
+	  CARGO_TARGET_DIR=target/bench-profile CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
+	    nice -n 10 $(CARGO) build --release -p register-influencer; fi
+	CARGO_TARGET_DIR=$(BENCH_TARGET) BENCH_PROFILE_BINARY=$(if $(filter 0,$(BENCH_PROFILE)),,target/bench-profile/release/register-influencer) \
+	  scripts/bench.py
 
 fmt: ## Format the code
 	$(CARGO) fmt --all
