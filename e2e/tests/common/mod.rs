@@ -1595,8 +1595,8 @@ pub async fn welcome_saga_flow(
     client: &reqwest::Client,
     nombre: &str,
 ) -> (Influencer, Value, Value, Value) {
-    let (influencer, registered_at) = register_influencer(&env, &client, nombre).await;
-    let (campaign, contract, report) = the_welcome_saga(&env, &client, &influencer).await;
+    let (influencer, registered_at) = register_influencer(env, client, nombre).await;
+    let (campaign, contract, report) = the_welcome_saga(env, client, &influencer).await;
     let latency = registered_at.elapsed();
     let line = format!(
         "e2e saga latency (201 of POST /influencers -> report completado, polled every {POLL_EVERY:?}): {latency:?}"
@@ -1638,39 +1638,39 @@ pub async fn welcome_saga_flow(
 /// that campaign's report ends `cancelado` by the compensation; the first stays
 /// `completado`.
 pub async fn exclusive_compensation_flow(env: &Env, client: &reqwest::Client) {
-    let (influencer, _) = register_influencer(&env, &client, "Bea E2E").await;
-    let (welcome, _, _) = the_welcome_saga(&env, &client, &influencer).await;
+    let (influencer, _) = register_influencer(env, client, "Bea E2E").await;
+    let (welcome, _, _) = the_welcome_saga(env, client, &influencer).await;
 
     let first = create_campaign(
-        &env,
-        &client,
+        env,
+        client,
         &campaign_body(&influencer, "Exclusiva A", "exclusivo"),
         201,
     )
     .await;
     let first_id = text(&first, "id");
-    let first_contract = the_one_contract_of(&env, &client, &influencer.id, first_id).await;
+    let first_contract = the_one_contract_of(env, client, &influencer.id, first_id).await;
     assert_eq!(
         first_contract["tipo_contrato"], "exclusivo",
         "{first_contract:#}"
     );
     assert_eq!(first_contract["estado"], "activo", "{first_contract:#}");
     assert_eq!(first_contract["monto_total"], 250.0, "{first_contract:#}");
-    let first_report = the_report_of(&env, &client, first_id, "completado", "cancelado").await;
+    let first_report = the_report_of(env, client, first_id, "completado", "cancelado").await;
     assert_eq!(
         first_report["id_contrato"], first_contract["id"],
         "{first_report:#}"
     );
 
     let second = create_campaign(
-        &env,
-        &client,
+        env,
+        client,
         &campaign_body(&influencer, "Exclusiva B", "exclusivo"),
         201,
     )
     .await;
     let second_id = text(&second, "id");
-    let second_report = the_report_of(&env, &client, second_id, "cancelado", "completado").await;
+    let second_report = the_report_of(env, client, second_id, "cancelado", "completado").await;
     let motivo = text(&second_report, "motivo");
     assert!(
         motivo.starts_with("ContratoRechazado"),
@@ -1682,21 +1682,21 @@ pub async fn exclusive_compensation_flow(env: &Env, client: &reqwest::Client) {
     );
 
     // The compensation came from the rejection, so the contract step is over.
-    let second_contracts = contracts_of(&client, &env, &influencer.id, Some(second_id))
+    let second_contracts = contracts_of(client, env, &influencer.id, Some(second_id))
         .await
         .unwrap_or_else(|error| env.fail(error));
     assert!(
         second_contracts.is_empty(),
         "the rejected campaign has a contract: {second_contracts:#?}"
     );
-    let first_reports = reports_of(&client, &env, first_id)
+    let first_reports = reports_of(client, env, first_id)
         .await
         .unwrap_or_else(|error| env.fail(error));
     assert!(
         matches!(first_reports.as_slice(), [report] if report["estado"] == "completado"),
         "the first campaign's report stays completado: {first_reports:#?}"
     );
-    let mut contracts: Vec<(String, String)> = contracts_of(&client, &env, &influencer.id, None)
+    let mut contracts: Vec<(String, String)> = contracts_of(client, env, &influencer.id, None)
         .await
         .unwrap_or_else(|error| env.fail(error))
         .iter()
