@@ -435,3 +435,75 @@ async fn request_ids_are_echoed_or_made(_: PgPoolOptions, connect: PgConnectOpti
     let ready = app.client.get(app.url("/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
 }
+
+/// `POST /outbox/relay` (for a scheduler): publishes what is due, e.g. an event committed
+/// by an instance that stopped before its publish; authenticated as the event pushes.
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn the_relay_endpoint_publishes_what_the_outbox_holds(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    use alpes_shared::{
+        events::{EventMetadata, InfluencerRegistradoPayload},
+        store::outbox::{self, OutboxMessage},
+    };
+    let app = spawn(connect).await;
+    let mut announcements = subscribe(Topic::Influencers).await;
+    let id = Uuid::new_v4().to_string();
+    let event = IntegrationEvent::InfluencerRegistrado(InfluencerRegistradoPayload {
+        id_influencer: Some(id.clone()),
+        nombre: Some("Rita Relay".into()),
+        email: Some(format!("rita-{id}@example.com")),
+        categorias: Some(vec!["moda".into()]),
+        fecha_registro: Some(1_764_000_000_000),
+    });
+    let metadata = EventMetadata {
+        event_id: Uuid::now_v7(),
+        event_type: event.event_type().to_owned(),
+        correlation_id: id.clone(),
+        causation_id: None,
+        occurred_at: chrono::Utc::now(),
+        producer: register_influencer::NAME.to_owned(),
+    };
+    let mut tx = app.runtime.pool.begin().await.unwrap();
+    outbox::enqueue(&mut tx, &OutboxMessage::new(&event, &metadata).unwrap())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let url = app.url("/outbox/relay");
+    let refused = app.client.post(&url).send().await.unwrap();
+    problem(refused, 401).await;
+
+    let response = app
+        .client
+        .post(&url)
+        .bearer_auth(&app.push_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(report, json!({"published": 1}));
+    let (_, properties) = receive_matching(&mut announcements, Topic::Influencers, |event| {
+        matches!(event, IntegrationEvent::InfluencerRegistrado(p) if p.id_influencer.as_deref() == Some(id.as_str()))
+    })
+    .await;
+    assert_eq!(properties["event_id"], metadata.event_id.to_string());
+
+    let mut connection = app.runtime.pool.acquire().await.unwrap();
+    assert_eq!(outbox::pending_count(&mut connection).await.unwrap(), 0);
+    drop(connection);
+    let again: Value = app
+        .client
+        .post(&url)
+        .bearer_auth(&app.push_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again, json!({"published": 0}), "nothing twice");
+    app.close().await;
+}

@@ -20,6 +20,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/events"),
     ("get", "/health"),
     ("get", "/ready"),
+    ("post", "/outbox/relay"),
     ("get", "/openapi.json"),
 ];
 

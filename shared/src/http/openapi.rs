@@ -57,7 +57,7 @@ const RETRY_AFTER_HEADER: &str = "RetryAfter";
 /// What every function serves besides its own API.
 #[derive(OpenApi)]
 #[openapi(
-    paths(serve::health, runtime::ready, events::receive, openapi_json),
+    paths(serve::health, runtime::ready, runtime::relay_now, events::receive, openapi_json),
     components(schemas(problem::Problem, ProblemFieldError)),
     modifiers(&PushAuthScheme),
     tags(

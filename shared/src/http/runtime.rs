@@ -7,10 +7,10 @@ use std::{sync::Arc, time::Duration};
 use axum::{
     Router,
     extract::{Request, State},
-    http::{HeaderName, HeaderValue, StatusCode},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use serde::Serialize;
 use sqlx::PgPool;
@@ -32,6 +32,10 @@ use crate::{
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Bound on each dependency check of `/ready`.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
+/// Rows one outbox sweep claims.
+const RELAY_BATCH: i64 = 100;
+/// Bound on the sweeps of one `POST /outbox/relay` (so at most 1000 rows per call).
+const RELAY_REQUEST_SWEEPS: usize = 10;
 
 /// A function's shared handles. Cheap to clone. Building it does no I/O: the pool and
 /// the broker connect on first use, so a cold start is only process start-up.
@@ -94,7 +98,7 @@ impl Runtime {
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
-                match relay::sweep(&runtime.pool, runtime.bus.as_ref(), 100).await {
+                match relay::sweep(&runtime.pool, runtime.bus.as_ref(), RELAY_BATCH).await {
                     Ok(outcome) if outcome.published > 0 || outcome.failed > 0 => {
                         tracing::info!(
                             published = outcome.published,
@@ -115,6 +119,7 @@ impl Runtime {
         routes
             .merge(health_routes())
             .route("/ready", get(ready).with_state(self.clone()))
+            .route("/outbox/relay", post(relay_now).with_state(self.clone()))
             .fallback(|| async { ApiError::NotFound("no such resource".into()) })
             .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
             .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
@@ -160,6 +165,64 @@ impl MakeRequestId for UuidV7RequestId {
             .ok()
             .map(RequestId::new)
     }
+}
+
+/// What `POST /outbox/relay` published.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct RelayReport {
+    /// Events handed to the broker by this call.
+    published: usize,
+}
+
+/// `POST /outbox/relay`: sweeps the outbox now, until no event is due (at most 1000 per
+/// call), for a scheduler. Each instance also sweeps every `RELAY_INTERVAL_MS` while it
+/// runs, but on Cloud Run an instance gets CPU only during requests and may be gone: a
+/// Cloud Scheduler job calling this endpoint (with an OIDC token, checked as the event
+/// pushes are, `PUSH_AUTH`) publishes what a broker outage left behind even when no
+/// request comes.
+#[utoipa::path(
+    post,
+    path = "/outbox/relay",
+    tag = "runtime",
+    operation_id = "relayOutbox",
+    security(("push_token" = [])),
+    responses(
+        (status = 200, description = "Every due event was published (or none was due)", body = RelayReport),
+        super::openapi::Unauthorized,
+        (status = 503, description = "The broker or the database refused: the events stay in the outbox for the next sweep", body = super::problem::Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn relay_now(State(runtime): State<Runtime>, headers: HeaderMap) -> Response {
+    if let Err(error) = runtime.push_auth.verify(&headers).await {
+        return error.into_response();
+    }
+    let mut published = 0;
+    for _ in 0..RELAY_REQUEST_SWEEPS {
+        let outcome = match relay::sweep(&runtime.pool, runtime.bus.as_ref(), RELAY_BATCH).await {
+            Ok(outcome) => outcome,
+            Err(error) => return ApiError::from(error).into_response(),
+        };
+        published += outcome.published;
+        if outcome.failed > 0 {
+            tracing::warn!(
+                published,
+                failed = outcome.failed,
+                "outbox relay call: the broker refused"
+            );
+            return ApiError::Unavailable(format!(
+                "{} events could not be published and stay in the outbox ({published} published)",
+                outcome.failed
+            ))
+            .into_response();
+        }
+        if outcome.published < RELAY_BATCH as usize {
+            break;
+        }
+    }
+    if published > 0 {
+        tracing::info!(published, "outbox relayed on request");
+    }
+    axum::Json(RelayReport { published }).into_response()
 }
 
 /// Answers 503 (problem+json) when a request outlives the configured timeout.
