@@ -5,6 +5,7 @@ locals {
     [
       "artifactregistry.googleapis.com",
       "cloudbuild.googleapis.com",
+      "cloudscheduler.googleapis.com",
       "compute.googleapis.com",
       "iam.googleapis.com",
       "iamcredentials.googleapis.com",

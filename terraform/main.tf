@@ -191,6 +191,41 @@ module "functions" {
   deletion_protection = var.deletion_protection
 }
 
+# The outbox relay on a schedule: each instance sweeps its outbox every few seconds, but
+# on Cloud Run an instance gets CPU only during requests and scales to zero, so events a
+# broker outage left behind would wait for the next request. Cloud Scheduler calls
+# POST /outbox/relay with an OIDC token of the pusher account, which every function
+# already accepts (PUSH_SERVICE_ACCOUNTS) and which already holds roles/run.invoker.
+resource "google_cloud_scheduler_job" "outbox_relay" {
+  for_each = var.outbox_relay_schedule == "" ? {} : local.functions
+
+  project          = var.project_id
+  region           = var.region
+  name             = "${var.name_prefix}${each.key}-outbox-relay"
+  description      = "Publishes what the outbox of ${each.key} still holds"
+  schedule         = var.outbox_relay_schedule
+  time_zone        = "Etc/UTC"
+  attempt_deadline = "60s"
+
+  # The next run is a minute away: no retries of a failed call (a 503 while the broker
+  # is down is logged by Cloud Scheduler, the events stay in the outbox).
+  retry_config {
+    retry_count = 0
+  }
+
+  http_target {
+    http_method = "POST"
+    uri         = "${local.function_url[each.key]}/outbox/relay"
+
+    oidc_token {
+      service_account_email = local.pusher_email
+      audience              = local.function_url[each.key]
+    }
+  }
+
+  depends_on = [google_project_service.apis, module.functions]
+}
+
 module "bridge" {
   source = "./modules/function"
   count  = local.use_pulsar ? 1 : 0

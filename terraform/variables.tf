@@ -192,6 +192,12 @@ variable "function_overrides" {
   default = {}
 }
 
+variable "outbox_relay_schedule" {
+  description = "Cron schedule (Cloud Scheduler) of POST /outbox/relay on every function: publishes what a broker outage left in an outbox even when no request comes (instances get CPU only during requests). Empty disables the jobs."
+  type        = string
+  default     = "* * * * *"
+}
+
 variable "function_env" {
   description = "Extra environment variables of every function (e.g. RELAY_INTERVAL_MS)."
   type        = map(string)
