@@ -6,7 +6,13 @@
 
 Needs the dev services (make services) and migrated databases (make migrate). Writes a
 Markdown table to stdout and JSON to target/measurements.json. Loopback only; every wait
-is bounded.
+is bounded. `scripts/bench.py` (make bench) calls `measure` for its footprint table.
+
+No image is built here (no container engine). `image_own_bytes` is only what the
+Dockerfile's final stage adds on top of its base (gcr.io/distroless/cc-debian12:nonroot,
+which carries the C runtime and the CA certificates): the binary, its one COPY. The base's
+size is not measurable here and is not included; `ca_bundle_bytes` is this machine's CA
+bundle, for reference (the image takes distroless's own).
 """
 
 import http.client
@@ -29,6 +35,8 @@ STARTS = int(os.environ.get("MEASURE_STARTS", "20"))
 PG_PORT = os.environ.get("PG_PORT", "5432")
 PULSAR_URL = os.environ.get("PULSAR_URL", "pulsar://127.0.0.1:6650")
 TARGET = os.environ.get("CARGO_TARGET_DIR", "target")
+CA_CERTIFICATES = "/etc/ssl/certs/ca-certificates.crt"
+DISTROLESS_BASE = "gcr.io/distroless/cc-debian12:nonroot"
 
 
 def free_port():
@@ -87,14 +95,16 @@ def stop(process):
         process.wait()
 
 
-def main():
+def measure(release_dir, starts=STARTS):
+    """Per function: stripped size, exec -> first 200 on /ready over `starts` starts, idle RSS."""
+    certificates = os.path.getsize(CA_CERTIFICATES) if os.path.exists(CA_CERTIFICATES) else 0
     results = {}
     for name, database in FUNCTIONS.items():
-        binary = os.path.join(TARGET, "release", name)
+        binary = os.path.join(release_dir, name)
         if not os.path.exists(binary):
             raise SystemExit(f"{binary} is missing: build with cargo build --release --bins")
         ready = []
-        for _ in range(STARTS):
+        for _ in range(starts):
             process, _, millis = start(binary, database)
             ready.append(millis)
             stop(process)
@@ -109,8 +119,16 @@ def main():
             "ready_ms_median": round(statistics.median(ready), 1),
             "ready_ms_max": round(max(ready), 1),
             "idle_rss_kib": idle,
-            "starts": STARTS,
+            "starts": starts,
+            "image_own_bytes": os.path.getsize(binary),
+            "image_base": DISTROLESS_BASE,
+            "ca_bundle_bytes": certificates,
         }
+    return results
+
+
+def main():
+    results = measure(os.path.join(TARGET, "release"))
     os.makedirs(TARGET, exist_ok=True)
     with open(os.path.join(TARGET, "measurements.json"), "w") as out:
         json.dump(results, out, indent=2)
