@@ -30,7 +30,6 @@ import http.client
 import json
 import os
 import platform
-import resource
 import re
 import shutil
 import signal
@@ -217,7 +216,8 @@ def drop_database(name):
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_snapshot():
+def read_ticks():
+    """utime + stime of every process, by pid (with its name), and the machine's busy ticks."""
     per_process = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -232,8 +232,52 @@ def cpu_snapshot():
         per_process[pid] = (comm, int(fields[11]) + int(fields[12]))
     with open("/proc/stat") as file:
         cpu = [int(value) for value in file.readline().split()[1:]]
-    busy = sum(cpu) - cpu[3] - cpu[4]
-    return time.monotonic(), per_process, busy
+    return per_process, sum(cpu) - cpu[3] - cpu[4]
+
+
+class CpuSampler:
+    """Samples /proc every 0.25 s from start to stop, so processes that start and end
+    inside the step (pgbench's backends, wrk) are counted too (up to their last sample)."""
+
+    def __init__(self):
+        import threading
+        self.first, self.last, self.started = {}, {}, time.monotonic()
+        first, self.busy_first = read_ticks()
+        self.first.update(first)
+        self.last.update(first)
+        self.busy_last = self.busy_first
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self):
+        while not self.stopping.wait(0.25):
+            self.sample()
+
+    def sample(self):
+        ticks, busy = read_ticks()
+        for pid, (comm, value) in ticks.items():
+            if pid not in self.first or self.first[pid][0] != comm:
+                self.first[pid] = (comm, 0)  # started (or renamed by exec) since the first sample
+            self.last[pid] = (comm, value)
+        self.busy_last = busy
+
+    def stop(self):
+        """Cores used per process group, and by the whole machine."""
+        self.stopping.set()
+        self.thread.join()
+        self.sample()
+        elapsed = time.monotonic() - self.started
+        groups = {}
+        for pid, (comm, value) in self.last.items():
+            base = self.first.get(pid, (comm, 0))
+            delta = value - (base[1] if base[0] == comm else 0)
+            if delta > 0:
+                group = comm_group(comm)
+                groups[group] = groups.get(group, 0) + delta
+        cores = {group: round(ticks / CLK_TCK / elapsed, 2) for group, ticks in sorted(groups.items())}
+        cores["machine"] = round((self.busy_last - self.busy_first) / CLK_TCK / elapsed, 2)
+        return cores
 
 
 def comm_group(comm):
@@ -242,33 +286,11 @@ def comm_group(comm):
             return name
     if comm in ("postgres", "wrk", "pgbench", "java", "perf"):
         return comm
-    if comm.startswith("throughput") or comm.startswith("saga"):
-        return "load generator"
+    if comm.startswith("throughput"):
+        return "throughput example"
+    if comm.startswith("saga"):
+        return "saga client"
     return "other"
-
-
-def children_cpu():
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def cpu_used(before, after, exited=None):
-    """Cores used per process group between two snapshots, and the machine's busy cores.
-    `exited`: (group, CPU seconds) of a child that ended between them (wrk, pgbench), which
-    /proc no longer shows."""
-    elapsed = after[0] - before[0]
-    groups = {}
-    for pid, (comm, ticks) in after[1].items():
-        previous = before[1].get(pid)
-        delta = ticks - (previous[1] if previous and previous[0] == comm else 0)
-        if delta > 0:
-            group = comm_group(comm)
-            groups[group] = groups.get(group, 0) + delta
-    cores = {group: round(ticks / CLK_TCK / elapsed, 2) for group, ticks in sorted(groups.items())}
-    if exited:
-        cores[exited[0]] = round(exited[1] / elapsed, 2)
-    cores["machine"] = round((after[2] - before[2]) / CLK_TCK / elapsed, 2)
-    return cores
 
 
 # ---------------------------------------------------------------------------------------
@@ -293,10 +315,10 @@ def wrk(url, script, connections, duration, extra_env=None):
         out_path = out.name
     env = {"WRK_JSON": out_path, "WRK_LUA_DIR": os.path.join(SCRIPTS, "bench"),
            "WRK_RUN": uuid.uuid4().hex[:10], **(extra_env or {})}
-    before, spent = cpu_snapshot(), children_cpu()
+    sampler = CpuSampler()
     result = run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--timeout", "10s",
                   "-s", os.path.join(SCRIPTS, "bench", script), url], duration + 60, env=env)
-    after = cpu_snapshot()
+    cpu = sampler.stop()
     with open(out_path) as file:
         raw = json.load(file)
     os.unlink(out_path)
@@ -311,7 +333,7 @@ def wrk(url, script, connections, duration, extra_env=None):
         "latency_ms": {key: round(value / 1000, 2) for key, value in raw["latency_us"].items()},
         "non_2xx": errors["status"],
         "socket_errors": errors["connect"] + errors["read"] + errors["write"] + errors["timeout"],
-        "cpu_cores": cpu_used(before, after, ("wrk", children_cpu() - spent)),
+        "cpu_cores": cpu,
         "load_after": loadavg(),
         "wrk_output_tail": result.stdout.strip().splitlines()[-3:],
     }
@@ -321,11 +343,11 @@ def pgbench(script_path, clients, duration):
     threads = max(1, min(clients, 2))
     log_dir = tempfile.mkdtemp(prefix="pgbench-")
     env = {"PGHOST": PG_HOST, "PGPORT": PG_PORT, "PGUSER": PG_USER, "PGPASSWORD": PG_PASSWORD}
-    before, spent = cpu_snapshot(), children_cpu()
+    sampler = CpuSampler()
     result = run(["pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(threads), "-T", str(duration),
                   "-f", script_path, "-l", "--log-prefix", os.path.join(log_dir, "tx"), DB_PGBENCH],
                  duration + 120, env=env)
-    after = cpu_snapshot()
+    cpu = sampler.stop()
     tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", result.stdout).group(1))
     failed = re.search(r"number of failed transactions: (\d+)", result.stdout)
     latencies = []
@@ -345,7 +367,7 @@ def pgbench(script_path, clients, duration):
         "failed": int(failed.group(1)) if failed else 0,
         "latency_ms": {"p50": round(percentile(latencies, 0.5), 2), "p99": round(percentile(latencies, 0.99), 2),
                        "p999": round(percentile(latencies, 0.999), 2)},
-        "cpu_cores": cpu_used(before, after, ("pgbench", children_cpu() - spent)),
+        "cpu_cores": cpu,
         "load_after": loadavg(),
     }
 
@@ -490,10 +512,10 @@ def step_bridge(results):
     runs = []
     for concurrency in BRIDGE_CONCURRENCIES:
         log(f"bridge: {BRIDGE_MESSAGES} messages, concurrency {concurrency}")
-        before, spent = cpu_snapshot(), children_cpu()
+        sampler = CpuSampler()
         output = run([binary, str(BRIDGE_MESSAGES), str(concurrency), "300"], 330,
                      env={"PULSAR_URL": PULSAR_URL, "PULSAR_ADMIN_URL": PULSAR_ADMIN_URL, "RUST_LOG": "warn"}).stdout
-        after = cpu_snapshot()
+        cpu = sampler.stop()
         numbers = lambda pattern: [float(value) for value in re.search(pattern, output).groups()]  # noqa: E731
         rate = numbers(r"= ([\d.]+) messages/s")[0]
         bridge_p50, bridge_p99 = numbers(r"\(bridge\):\s+p50 ([\d.]+) ms\s+p99 ([\d.]+) ms")
@@ -506,7 +528,7 @@ def step_bridge(results):
             "publish_to_push_ms": {"p50": bridge_p50, "p99": bridge_p99},
             "publish_to_consumer_ms": {"p50": direct_p50, "p99": direct_p99},
             "added_ms": {"p50": added_p50, "p99": added_p99},
-            "cpu_cores": cpu_used(before, after, ("throughput example", children_cpu() - spent)),
+            "cpu_cores": cpu,
             "load_after": loadavg(),
         })
     results["bridge"] = runs
@@ -579,14 +601,14 @@ def step_saga(results):
         for label, sagas, concurrency in (("latency", SAGAS, SAGA_CONCURRENCY),
                                           ("saturation", SATURATION_SAGAS, SATURATION_CONCURRENCY)):
             log(f"saga: {sagas} sagas, at most {concurrency} in flight ({label})")
-            before, spent = cpu_snapshot(), children_cpu()
+            sampler = CpuSampler()
             output = run([saga, entry, str(sagas), str(concurrency), "20"], 330,
                          env={"PULSAR_URL": PULSAR_URL, "PULSAR_NAMESPACE": NAMESPACE}).stdout
-            after = cpu_snapshot()
+            cpu = sampler.stop()
             with open(os.path.join(LOG_DIR, f"saga-{label}.txt"), "w") as file:
                 file.write(output)
             figure = json.loads(output.strip().splitlines()[-1])
-            figure["cpu_cores"] = cpu_used(before, after, ("saga client", children_cpu() - spent))
+            figure["cpu_cores"] = cpu
             figure["load_after"] = loadavg()
             figures[label] = figure
         results["saga"] = figures
@@ -675,6 +697,11 @@ def machine():
     with open("/proc/meminfo") as file:
         memory_kib = int(file.readline().split()[1])
     commit = run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], 10, check=False).stdout.strip()
+    # The binaries may be older than HEAD (other work committed since the build).
+    built = os.path.getmtime(os.path.join(RELEASE, "register-influencer"))
+    built_iso = datetime.datetime.fromtimestamp(built, datetime.timezone.utc).isoformat(timespec="seconds")
+    built_commit = run(["git", "-C", ROOT, "rev-list", "-1", "--abbrev-commit", f"--before={int(built)}", "HEAD"], 10,
+                       check=False).stdout.strip()
     rustc = run(["rustc", "--version"], 10, check=False).stdout.strip()
     postgres = psql("alpes", "SHOW server_version").strip()
     settings = psql("alpes", "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings "
@@ -685,6 +712,8 @@ def machine():
         "memory_gib": round(memory_kib / 1024 / 1024, 1),
         "kernel": platform.release(),
         "commit": commit,
+        "binaries_built": built_iso,
+        "binaries_commit": built_commit,
         "rustc": rustc,
         "postgres": postgres + " (" + settings.strip() + ")",
         "pulsar": "Apache Pulsar 4.0.7 standalone (scripts/pulsar.sh)",
@@ -694,7 +723,12 @@ def machine():
 
 def main():
     os.makedirs(LOG_DIR, exist_ok=True)
-    for binary in list(FUNCTIONS) + ["pulsar-bridge", "migrate", "examples/throughput", "examples/saga"]:
+    needed = list(FUNCTIONS) + ["migrate"]
+    if "bridge" not in SKIP:
+        needed.append("examples/throughput")
+    if "saga" not in SKIP:
+        needed += ["pulsar-bridge", "local-gateway", "examples/saga"]
+    for binary in needed:
         if not os.path.exists(os.path.join(RELEASE, binary)):
             raise SystemExit(f"{os.path.join(RELEASE, binary)} is missing: run make bench (it builds them)")
     ensure_wrk()

@@ -77,7 +77,11 @@ def markdown(results):
         "below is a measurement of the run named here, never an estimate. The machine is shared "
         "with other builds and test runs, so the load average is recorded beside each figure "
         "and the CPU columns say which processes used the cores during each step.\n")
-    add(f"Run `{results['run']}` ({results['date']}), commit `{machine['commit']}`, "
+    built = ""
+    if machine.get("binaries_commit") and machine.get("binaries_commit") != machine["commit"]:
+        built = (f" (binaries built {machine['binaries_built']}, from the working tree of that time; "
+                 f"the last commit before it: `{machine['binaries_commit']}`)")
+    add(f"Run `{results['run']}` ({results['date']}), commit `{machine['commit']}`{built}, "
         f"{results.get('total_seconds', 0):.0f} s after the build; steps: "
         + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in results.get("step_seconds", {}).items())
         + ".\n")
@@ -247,7 +251,7 @@ def markdown(results):
             f"whole machine; binary `{profile['binary']}`"
             + (" (release, not stripped, line tables)" if profile.get("symbols") else " (stripped: frames of our binary are unnamed)")
             + ". Self time (`--no-children`).\n")
-        add("Samples by thread name and object (`tokio-runtime-w` threads are the function's):\n")
+        add("Samples by thread name and object (`tokio-rt-worker` threads are the function's, `swapper` is idle time):\n")
         add("| share | thread, object |\n|---|---|")
         for share, name in profile["by_process"]:
             add(f"| {share:.1f}% | `{name}` |")
@@ -331,3 +335,16 @@ def summary(results):
         lines.append(f"  via gateway, {instances} instance(s): " + "; ".join(
             f"c={run['connections']} {run['rps']:.0f} req/s" for run in runs))
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    # Re-renders docs/BENCHMARKS.md from docs/benchmarks.json (e.g. after editing
+    # scripts/bench/findings.md), without measuring again.
+    import json
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "docs", "benchmarks.json")) as source:
+        measured = json.load(source)
+    with open(os.path.join(root, "docs", "BENCHMARKS.md"), "w") as target:
+        target.write(markdown(measured))
+    print(summary(measured))
