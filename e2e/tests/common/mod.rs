@@ -74,7 +74,7 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a flow may take to reach the state a test waits for.
 pub const FLOW_TIMEOUT: Duration = Duration::from_secs(45);
 pub const POLL_EVERY: Duration = Duration::from_millis(100);
-/// Bound on each teardown step (dropping the databases, deleting the subscriptions).
+/// Bound on each teardown step (dropping the databases, deleting the namespace).
 pub const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://alpes:alpes@127.0.0.1:5432/alpes";
@@ -105,7 +105,7 @@ pub enum Database {
 
 /// Everything one test run starts. Holds nothing bound to a tokio runtime (each test has
 /// its own), so the tests share it; dropping it kills the children, then drops the
-/// databases and the run's subscriptions (best effort, bounded).
+/// databases and the run's namespace or emulator resources (best effort, bounded).
 pub struct Env {
     pub topology: Topology,
     pub run: String,
@@ -125,8 +125,6 @@ pub struct Env {
     pub created_databases: Vec<String>,
     pub pulsar_url: String,
     pub pulsar_admin_url: String,
-    /// The (topic, subscription) pairs created so far.
-    pub subscriptions: Vec<(String, String)>,
     /// Whether the run's namespace exists (deleted at the end, with its topics).
     pub namespace_created: bool,
     /// `host:port` of the Pub/Sub emulator.
@@ -218,7 +216,6 @@ impl Env {
             pulsar_admin_url: var_or("PULSAR_ADMIN_URL", DEFAULT_PULSAR_ADMIN_URL)
                 .trim_end_matches('/')
                 .to_owned(),
-            subscriptions: Vec::new(),
             urls: BTreeMap::new(),
             children: Mutex::new(Vec::new()),
             stale: stale_processes(),
@@ -478,10 +475,9 @@ impl Env {
         )
     }
 
-    /// Creates the run's subscriptions at the end of each topic before the bridge
-    /// subscribes: a new subscription of the bridge would start at the earliest retained
-    /// message and replay the topics' whole backlog (other runs' and other tests'
-    /// messages), which is correct but slow.
+    /// Creates the run's namespace, its topics and the bridge's subscriptions before the
+    /// bridge starts, as a deployment has them (and so that nothing published before the
+    /// bridge subscribes is missed).
     pub async fn create_subscriptions(&mut self) {
         let client = http();
         let namespace_url = format!(
@@ -509,8 +505,6 @@ impl Env {
         }
         for (topic, function) in ROUTES {
             let subscription = self.subscription(function);
-            self.subscriptions
-                .push((topic.to_owned(), subscription.clone()));
             let url = format!(
                 "{}/subscription/{subscription}",
                 self.topic_admin_url(topic)
