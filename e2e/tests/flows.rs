@@ -4,12 +4,12 @@
 
 mod common;
 
-use std::{collections::BTreeMap, str::FromStr, time::Duration};
+use std::{collections::BTreeMap, time::Duration};
 
 use alpes_shared::{bus::Publisher, events::IntegrationEvent, store::outbox::OutboxMessage};
 use common::*;
 use serde_json::json;
-use sqlx::{ConnectOptions, Connection, postgres::PgConnectOptions};
+use sqlx::Connection;
 use uuid::Uuid;
 
 // ---------------------------------------------------------------------------------------
@@ -98,11 +98,7 @@ async fn duplicate_deliveries_have_no_second_effect() {
     let report_id = text(&report, "id").to_owned();
 
     // The events as the functions published them, from their outbox.
-    let mut alpes = PgConnectOptions::from_str(&env.database_url(Database::Alpes))
-        .expect("the alpes test database URL")
-        .connect()
-        .await
-        .unwrap_or_else(|error| env.fail(format!("connect to the alpes test database: {error}")));
+    let mut alpes = env.connect(Database::Alpes).await;
     type Row = (
         uuid::Uuid,
         String,
@@ -201,13 +197,7 @@ async fn duplicate_deliveries_have_no_second_effect() {
         "alpes events of the saga"
     );
     let _ = alpes.close().await;
-    let mut reportes = PgConnectOptions::from_str(&env.database_url(Database::Reportes))
-        .expect("the reportes test database URL")
-        .connect()
-        .await
-        .unwrap_or_else(|error| {
-            env.fail(format!("connect to the reportes test database: {error}"))
-        });
+    let mut reportes = env.connect(Database::Reportes).await;
     let emitted: Vec<(String,)> = sqlx::query_as(
         "SELECT event_type FROM reportes.outbox WHERE message_key = $1
          ORDER BY created_at, event_id",

@@ -24,8 +24,7 @@ use alpes_shared::events::IntegrationEvent;
 use common::*;
 use futures::{StreamExt, stream};
 use serde_json::json;
-use sqlx::{ConnectOptions, Connection, postgres::PgConnectOptions};
-use std::str::FromStr;
+use sqlx::Connection;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -133,11 +132,7 @@ async fn slow_concurrent_registrations_complete_exactly_once_and_saga_latency() 
     }
     wait_settled(&env, &client, &ROUTES).await;
 
-    let mut alpes = PgConnectOptions::from_str(&env.database_url(Database::Alpes))
-        .expect("the alpes test database URL")
-        .connect()
-        .await
-        .unwrap_or_else(|error| env.fail(format!("connect to the alpes test database: {error}")));
+    let mut alpes = env.connect(Database::Alpes).await;
     let influencer_ids: Vec<String> = ids.iter().cloned().collect();
     let (campaigns, contracts): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM alpes.campaigns WHERE influencer_id = ANY($1)),
@@ -148,13 +143,7 @@ async fn slow_concurrent_registrations_complete_exactly_once_and_saga_latency() 
     .await
     .unwrap_or_else(|error| env.fail(format!("count campaigns and contracts: {error}")));
     let _ = alpes.close().await;
-    let mut reportes = PgConnectOptions::from_str(&env.database_url(Database::Reportes))
-        .expect("the reportes test database URL")
-        .connect()
-        .await
-        .unwrap_or_else(|error| {
-            env.fail(format!("connect to the reportes test database: {error}"))
-        });
+    let mut reportes = env.connect(Database::Reportes).await;
     let (reports_total, reports_completed): (i64, i64) = sqlx::query_as(
         "SELECT count(*), count(*) FILTER (WHERE estado = 'completado' AND contract_id IS NOT NULL)
          FROM reportes.reports WHERE influencer_id = ANY($1)",

@@ -1407,6 +1407,14 @@ pub fn contract_rejected(influencer_id: &str, campaign_id: &str) -> IntegrationE
 }
 
 impl Env {
+    /// A connection to the run's `database`, for assertions on what the functions stored.
+    pub async fn connect(&self, database: Database) -> PgConnection {
+        let url = self.database_url(database);
+        PgConnection::connect(&url)
+            .await
+            .unwrap_or_else(|error| self.fail(format!("connect to {url}: {error}")))
+    }
+
     /// A publisher on the run's namespace.
     pub fn pulsar_bus(&self) -> PulsarBus {
         PulsarBus::new(PulsarSettings {
