@@ -3,10 +3,15 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use alpes_shared::{
-    bus::{Publisher, PulsarBus, PulsarSettings, relay},
+    bus::{
+        Publisher, PulsarBus, PulsarSettings,
+        relay::{self, Relay, RelaySettings},
+    },
     events::{CampanaCreadaPayload, EventMetadata, IntegrationEvent, Topic},
-    store::{self, Context, DatabaseSettings, outbox},
+    store::{self, Context, DatabaseSettings, inbox, outbox},
 };
 use futures::StreamExt;
 use pulsar::{
@@ -91,6 +96,63 @@ async fn receive_event(
     .expect("the event never arrived")
 }
 
+fn relay(pool: &sqlx::PgPool, bus: PulsarBus) -> Relay<PulsarBus> {
+    Relay::new(pool.clone(), Arc::new(bus), RelaySettings::default())
+}
+
+async fn enqueue_committed(
+    pool: &sqlx::PgPool,
+    row: outbox::OutboxMessage,
+    lease: Duration,
+) -> outbox::Enqueued {
+    let mut tx = pool.begin().await.unwrap();
+    let enqueued = outbox::enqueue(&mut tx, row, lease).await.unwrap();
+    tx.commit().await.unwrap();
+    enqueued
+}
+
+async fn pending(pool: &sqlx::PgPool) -> i64 {
+    let mut conn = pool.acquire().await.unwrap();
+    outbox::pending_count(&mut conn).await.unwrap()
+}
+
+/// Waits (bounded) until `pool`'s outbox has `expected` unpublished rows: marks are
+/// written off the request path.
+async fn wait_pending(pool: &sqlx::PgPool, expected: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while pending(pool).await != expected {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the outbox never reached {expected} pending rows"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Reads for `window` and counts the copies of `event_id` (other tests publish on the
+/// topic too).
+async fn copies_of(
+    consumer: &mut Consumer<Vec<u8>, TokioExecutor>,
+    event_id: &str,
+    window: Duration,
+) -> usize {
+    let mut copies = 0;
+    let deadline = tokio::time::Instant::now() + window;
+    while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, consumer.next()).await {
+        consumer.ack(&message).await.expect("ack");
+        let id = message
+            .metadata()
+            .properties
+            .iter()
+            .find(|kv| kv.key == "event_id")
+            .map(|kv| kv.value.clone());
+        if id.as_deref() == Some(event_id) {
+            copies += 1;
+        }
+    }
+    copies
+}
+
 #[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
 async fn committed_events_reach_pulsar_even_after_the_broker_was_unreachable(
     _: PgPoolOptions,
@@ -102,40 +164,43 @@ async fn committed_events_reach_pulsar_even_after_the_broker_was_unreachable(
 
     let (event, metadata) = campaign_event(&format!("camp-{}", uuid::Uuid::new_v4().simple()));
     let row = outbox::OutboxMessage::new(&event, &metadata).unwrap();
-    let mut tx = pool.begin().await.unwrap();
-    outbox::enqueue(&mut tx, &row).await.unwrap();
-    tx.commit().await.unwrap();
+    let enqueued = enqueue_committed(&pool, row.clone(), Duration::from_secs(30)).await;
+    assert!(enqueued.leased);
 
-    // The broker is unreachable: the publish fails within its timeout, the row stays.
+    // The broker is unreachable: the inline publish fails within its timeout and gives
+    // the row back to the relay at once (its lease ends).
     let nowhere = bus("pulsar://127.0.0.1:9".to_owned());
     assert!(nowhere.ready().await.is_err());
-    let outcome = relay::publish_committed(&pool, &nowhere, &[row.event_id])
+    relay(&pool, nowhere)
+        .publish_committed(vec![enqueued])
+        .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !sqlx::query_scalar::<_, bool>("SELECT available_at <= clock_timestamp() FROM outbox")
+        .fetch_one(&pool)
         .await
-        .unwrap();
+        .unwrap()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the lease was never released"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(pending(&pool).await, 1);
+
+    // The broker is back: the sweep publishes it, exactly as stored.
+    let pulsar = relay(&pool, bus(pulsar_url()));
+    assert_eq!(relay::retry_delay(0), Duration::from_secs(1));
+    let outcome = pulsar.sweep().await.unwrap();
     assert_eq!(
         outcome,
         relay::RelayOutcome {
-            published: 0,
-            failed: 1
+            published: 1,
+            failed: 0,
+            released: 0
         }
     );
-    let mut conn = pool.acquire().await.unwrap();
-    assert_eq!(outbox::pending_count(&mut conn).await.unwrap(), 1);
-
-    // The broker is back: once due, the sweep publishes it, exactly as stored.
-    let pulsar = bus(pulsar_url());
-    pulsar.ready().await.expect("the broker answers");
-    assert_eq!(relay::retry_delay(0), Duration::from_secs(1));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let outcome = relay::sweep(&pool, &pulsar, 10).await.unwrap();
-        if outcome.published == 1 {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never swept");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert_eq!(outbox::pending_count(&mut conn).await.unwrap(), 0);
+    assert_eq!(pending(&pool).await, 0);
 
     let message = receive_event(&mut consumer, &metadata.event_id.to_string()).await;
     assert_eq!(message.payload.data, row.payload);
@@ -152,9 +217,149 @@ async fn committed_events_reach_pulsar_even_after_the_broker_was_unreachable(
         event
     );
 
-    // Publishing again finds nothing left to do.
-    let again = relay::publish_committed(&pool, &pulsar, &[row.event_id])
-        .await
-        .unwrap();
-    assert_eq!(again, relay::RelayOutcome::default());
+    // Sweeping again finds nothing left to do.
+    assert_eq!(
+        pulsar.sweep().await.unwrap(),
+        relay::RelayOutcome::default()
+    );
+}
+
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn the_relay_racing_an_inline_publish_sends_the_row_once(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let pool = store::pool(&DatabaseSettings::new(connect), Context::Alpes);
+    let subscription = format!("bus-relay-race-{}", uuid::Uuid::new_v4().simple());
+    let mut consumer = subscribe(&subscription).await;
+    let relay = relay(&pool, bus(pulsar_url()));
+
+    let (event, metadata) = campaign_event(&format!("camp-{}", uuid::Uuid::new_v4().simple()));
+    let row = outbox::OutboxMessage::new(&event, &metadata).unwrap();
+    let enqueued = enqueue_committed(&pool, row, relay.settings().lease).await;
+    let (inline, swept) = tokio::join!(relay.publish_committed(vec![enqueued]), relay.sweep());
+    let () = inline;
+    assert_eq!(
+        swept.unwrap().published,
+        0,
+        "the writer's lease keeps the relay off"
+    );
+    wait_pending(&pool, 0).await;
+    assert_eq!(relay.sweep().await.unwrap(), relay::RelayOutcome::default());
+    let event_id = metadata.event_id.to_string();
+    assert_eq!(
+        copies_of(&mut consumer, &event_id, Duration::from_secs(2)).await,
+        1
+    );
+}
+
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn a_publish_after_the_lease_ended_is_a_duplicate_the_inbox_ignores(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let pool = store::pool(&DatabaseSettings::new(connect), Context::Alpes);
+    let subscription = format!("bus-relay-dup-{}", uuid::Uuid::new_v4().simple());
+    let mut consumer = subscribe(&subscription).await;
+    let relay = relay(&pool, bus(pulsar_url()));
+
+    let (event, metadata) = campaign_event(&format!("camp-{}", uuid::Uuid::new_v4().simple()));
+    let row = outbox::OutboxMessage::new(&event, &metadata).unwrap();
+    // A writer so slow that its lease ended (it lost its CPU): the relay publishes the
+    // row, then the writer does too.
+    let enqueued = enqueue_committed(&pool, row, Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(relay.sweep().await.unwrap().published, 1);
+    relay.publish_committed(vec![enqueued]).await;
+    let event_id = metadata.event_id.to_string();
+    assert_eq!(
+        copies_of(&mut consumer, &event_id, Duration::from_secs(2)).await,
+        2,
+        "both copies carry the same event id"
+    );
+    // The consumer's inbox applies the event once.
+    let mut tx = pool.begin().await.unwrap();
+    assert!(
+        inbox::record(&mut tx, "generate-report", &event_id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !inbox::record(&mut tx, "generate-report", &event_id)
+            .await
+            .unwrap()
+    );
+}
+
+/// A broker that accepts connections and never answers (a frozen process behind an open
+/// port): writes neither wait past the inline budget nor hold a pooled connection, and the
+/// breaker stops trying inline after a few failures.
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn a_hung_broker_costs_a_write_at_most_the_inline_budget(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let mut settings = DatabaseSettings::new(connect);
+    settings.max_connections = 2;
+    let pool = store::pool(&settings, Context::Alpes);
+    let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = hung.local_addr().unwrap();
+    let accepted = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = hung.accept().await {
+            held.push(socket);
+        }
+    });
+    let relay = Relay::new(
+        pool.clone(),
+        Arc::new(bus(format!("pulsar://{address}"))),
+        RelaySettings {
+            inline_budget: Duration::from_millis(200),
+            ..RelaySettings::default()
+        },
+    );
+
+    let write = |n: usize| {
+        let (pool, relay) = (pool.clone(), relay.clone());
+        async move {
+            let started = tokio::time::Instant::now();
+            let (event, metadata) = campaign_event(&format!("camp-hung-{n}"));
+            let row = outbox::OutboxMessage::new(&event, &metadata).unwrap();
+            let mut tx = pool.begin().await.unwrap();
+            let enqueued = relay.enqueue(&mut tx, row).await.unwrap();
+            tx.commit().await.unwrap();
+            relay.publish_committed(vec![enqueued]).await;
+            started.elapsed()
+        }
+    };
+    // 20 writes at once through a pool of 2 connections.
+    let took = futures::future::join_all((0..20).map(write)).await;
+    let slowest = took.iter().max().unwrap();
+    assert!(
+        *slowest < Duration::from_millis(1500),
+        "a write waited {slowest:?} on a hung broker"
+    );
+    // The publishes time out in the background (2 s): the breaker opens.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !relay.broker_failing() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the breaker never opened"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Open: new rows are the relay's at once, a write does not even try inline.
+    assert_eq!(relay.inline_lease(), Duration::ZERO);
+    let open = write(99).await;
+    assert!(
+        open < Duration::from_millis(200),
+        "{open:?} with the breaker open"
+    );
+    // Every row is still in the outbox, due for the relay once its lease is released.
+    wait_pending(&pool, 21).await;
+    // A sweep against the hung broker stops at its first error and holds no connection.
+    let outcome = relay.sweep().await.unwrap();
+    assert_eq!(outcome.published, 0);
+    assert_eq!(outcome.failed, 1);
+    accepted.abort();
 }

@@ -21,7 +21,7 @@ use alpes_shared::{
     },
     store::{
         StoreError, inbox,
-        outbox::{self, OutboxMessage},
+        outbox::{Enqueued, OutboxMessage},
         reports,
     },
 };
@@ -133,9 +133,9 @@ async fn compensate(
     let message = OutboxMessage::new(&event, &metadata)
         .map_err(|error| ApiError::Internal(error.to_string()))?;
     reports::update(&mut tx, &report).await?;
-    outbox::enqueue(&mut tx, &message).await?;
+    let enqueued = runtime.enqueue(&mut tx, message).await?;
     tx.commit().await.map_err(StoreError::from)?;
-    runtime.publish_committed(&[message.event_id]).await;
+    runtime.publish_committed(vec![enqueued]).await;
     tracing::info!(report_id = %report.id(), "report compensated by hand");
     Ok(axum::Json(ReportBody::from(&report)))
 }
@@ -143,7 +143,7 @@ async fn compensate(
 /// What compensating a campaign committed.
 struct Decided {
     handled: Handled,
-    announced: Option<Uuid>,
+    announced: Option<Enqueued>,
 }
 
 /// Compensates `campaign_id` in one transaction: inbox record, the report's
@@ -195,12 +195,12 @@ async fn decide(
     let message = OutboxMessage::new(&event, &cause.follow_up(&event, NAME))
         .map_err(|error| StoreError::Corrupt(error.to_string()))?;
     reports::update(&mut tx, &report).await?;
-    outbox::enqueue(&mut tx, &message).await?;
+    let enqueued = runtime.enqueue(&mut tx, message).await?;
     tx.commit().await?;
     tracing::info!(report_id = %report.id(), "report compensated");
     Ok(Decided {
         handled: Handled::Applied,
-        announced: Some(message.event_id),
+        announced: Some(enqueued),
     })
 }
 
@@ -231,9 +231,9 @@ impl EventHandler for Compensations {
             error.error_detalle.as_deref(),
         );
         let decided = decide(&self.runtime, &campaign_id, reason, &delivery.metadata).await?;
-        if let Some(event_id) = decided.announced {
-            self.runtime.publish_committed(&[event_id]).await;
-        }
+        self.runtime
+            .publish_committed(decided.announced.into_iter().collect())
+            .await;
         Ok(decided.handled)
     }
 }

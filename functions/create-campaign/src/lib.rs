@@ -26,7 +26,7 @@ use alpes_shared::{
     },
     store::{
         Constraint, StoreError, campaigns, inbox,
-        outbox::{self, OutboxMessage},
+        outbox::{Enqueued, OutboxMessage},
     },
 };
 use axum::{
@@ -244,7 +244,7 @@ async fn store_new(
     creation_request: Option<&serde_json::Value>,
     caused_by: Option<&EventMetadata>,
     inbox_event: Option<&str>,
-) -> Result<Option<Uuid>, StoreError> {
+) -> Result<Option<Enqueued>, StoreError> {
     let event = created_event(campaign);
     let metadata = match caused_by {
         Some(cause) => cause.follow_up(&event, NAME),
@@ -259,9 +259,9 @@ async fn store_new(
         return Ok(None);
     }
     campaigns::insert(&mut tx, campaign, creation_request).await?;
-    outbox::enqueue(&mut tx, &message).await?;
+    let enqueued = runtime.enqueue(&mut tx, message).await?;
     tx.commit().await?;
-    Ok(Some(message.event_id))
+    Ok(Some(enqueued))
 }
 
 /// Creates a campaign.
@@ -292,8 +292,8 @@ async fn create(
     let CreateRequest { id, input, body } = request;
     let campaign = Campaign::create(input, id.unwrap_or_else(Uuid::now_v7), Utc::now())?;
     match store_new(&runtime, &campaign, Some(&body), None, None).await {
-        Ok(Some(event_id)) => {
-            runtime.publish_committed(&[event_id]).await;
+        Ok(Some(enqueued)) => {
+            runtime.publish_committed(vec![enqueued]).await;
             Ok(created(
                 format!("/campanas/{}", campaign.id()),
                 CampaignBody::from(&campaign),
@@ -481,7 +481,7 @@ impl EventHandler for Welcomes {
         {
             Ok(Some(published)) => {
                 tracing::info!(campaign_id = %campaign.id(), "welcome campaign created");
-                self.runtime.publish_committed(&[published]).await;
+                self.runtime.publish_committed(vec![published]).await;
                 Ok(Handled::Applied)
             }
             Ok(None) => Ok(Handled::Duplicate),

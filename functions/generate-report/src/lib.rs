@@ -36,7 +36,7 @@ use alpes_shared::{
     },
     store::{
         Constraint, StoreError, inbox,
-        outbox::{self, OutboxMessage},
+        outbox::{Enqueued, OutboxMessage},
         reports,
     },
 };
@@ -298,7 +298,7 @@ fn source_data(payload: &impl Serialize) -> Result<Value, EventError> {
 struct Decided {
     handled: Handled,
     /// Outbox rows to publish now.
-    announced: Vec<Uuid>,
+    announced: Vec<Enqueued>,
 }
 
 /// Decides `fact` for its campaign in one transaction: inbox record, report write and
@@ -351,8 +351,7 @@ async fn decide(
         let event = report_event(&report, kind);
         let message = OutboxMessage::new(&event, &cause.follow_up(&event, NAME))
             .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        outbox::enqueue(&mut tx, &message).await?;
-        announced.push(message.event_id);
+        announced.push(runtime.enqueue(&mut tx, message).await?);
     }
     tx.commit().await?;
     tracing::info!(report_id = %report.id(), estado = report.state().as_str(), "report written");
@@ -391,7 +390,7 @@ impl EventHandler for Reports {
                 result => break result?,
             }
         };
-        self.runtime.publish_committed(&decided.announced).await;
+        self.runtime.publish_committed(decided.announced).await;
         Ok(decided.handled)
     }
 }

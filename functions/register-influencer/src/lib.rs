@@ -15,7 +15,7 @@ use alpes_shared::{
     },
     store::{
         Constraint, StoreError, inbox, influencers,
-        outbox::{self, OutboxMessage},
+        outbox::{Enqueued, OutboxMessage},
     },
 };
 use axum::{
@@ -179,7 +179,7 @@ async fn store_new(
     creation_request: Option<&serde_json::Value>,
     caused_by: Option<&EventMetadata>,
     inbox_event: Option<&str>,
-) -> Result<Option<Uuid>, StoreError> {
+) -> Result<Option<Enqueued>, StoreError> {
     let event = registered_event(influencer);
     let metadata = match caused_by {
         Some(command) => command.follow_up(&event, NAME),
@@ -194,9 +194,9 @@ async fn store_new(
         return Ok(None);
     }
     influencers::insert(&mut tx, influencer, creation_request).await?;
-    outbox::enqueue(&mut tx, &message).await?;
+    let enqueued = runtime.enqueue(&mut tx, message).await?;
     tx.commit().await?;
-    Ok(Some(message.event_id))
+    Ok(Some(enqueued))
 }
 
 /// Registers an influencer.
@@ -228,8 +228,8 @@ async fn register(
     let influencer = Influencer::register(input, id.unwrap_or_else(Uuid::now_v7), Utc::now())?;
     let conflict = || ApiError::Conflict("the email belongs to another influencer".into());
     match store_new(&runtime, &influencer, Some(&body), None, None).await {
-        Ok(Some(event_id)) => {
-            runtime.publish_committed(&[event_id]).await;
+        Ok(Some(enqueued)) => {
+            runtime.publish_committed(vec![enqueued]).await;
             Ok(created(
                 format!("/influencers/{}", influencer.id()),
                 InfluencerBody::from(&influencer),
@@ -368,8 +368,8 @@ impl EventHandler for Commands {
         )
         .await
         {
-            Ok(Some(published)) => {
-                self.runtime.publish_committed(&[published]).await;
+            Ok(Some(enqueued)) => {
+                self.runtime.publish_committed(vec![enqueued]).await;
                 Ok(Handled::Applied)
             }
             Ok(None) => Ok(Handled::Duplicate),

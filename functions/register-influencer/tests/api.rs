@@ -466,9 +466,14 @@ async fn the_relay_endpoint_publishes_what_the_outbox_holds(
         producer: register_influencer::NAME.to_owned(),
     };
     let mut tx = app.runtime.pool.begin().await.unwrap();
-    outbox::enqueue(&mut tx, &OutboxMessage::new(&event, &metadata).unwrap())
-        .await
-        .unwrap();
+    // No lease: as a row whose writer stopped before its inline publish.
+    outbox::enqueue(
+        &mut tx,
+        OutboxMessage::new(&event, &metadata).unwrap(),
+        std::time::Duration::ZERO,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 
     let url = app.url("/outbox/relay");

@@ -31,7 +31,7 @@ use alpes_shared::{
     },
     store::{
         Constraint, StoreError, contracts, inbox,
-        outbox::{self, OutboxMessage},
+        outbox::{Enqueued, OutboxMessage},
     },
 };
 use axum::{
@@ -201,23 +201,23 @@ fn created_event(contract: &Contract) -> IntegrationEvent {
 /// Stores `contract` and its announcement in the caller's transaction; returns the
 /// announcement's event id.
 async fn insert_with_announcement(
+    runtime: &Runtime,
     tx: &mut PgConnection,
     contract: &Contract,
     creation_request: Option<&serde_json::Value>,
     metadata: impl FnOnce(&IntegrationEvent) -> EventMetadata,
-) -> Result<Uuid, StoreError> {
+) -> Result<Enqueued, StoreError> {
     let event = created_event(contract);
     let message = OutboxMessage::new(&event, &metadata(&event))
         .map_err(|error| StoreError::Corrupt(error.to_string()))?;
     contracts::insert(tx, contract, creation_request).await?;
-    outbox::enqueue(tx, &message).await?;
-    Ok(message.event_id)
+    runtime.enqueue(tx, message).await
 }
 
 /// What the API's signing decided, inside its transaction.
 enum ApiSigning {
-    /// Stored; the announcement waits in the outbox under this event id.
-    Signed(Uuid),
+    /// Stored; the announcement waits in the outbox.
+    Signed(Enqueued),
     /// A contract with this request's `id` and terms exists: a replay, if the body matches.
     Replay,
     Refused(ContractRuleViolation),
@@ -237,14 +237,14 @@ async fn sign_over_api(
     }
     // The rules were checked on what this transaction saw; a concurrent signing that
     // committed since is caught by the database's unique indexes (a conflict, 409).
-    let event_id = insert_with_announcement(&mut tx, contract, Some(body), |event| {
+    let enqueued = insert_with_announcement(runtime, &mut tx, contract, Some(body), |event| {
         // The campaign's saga, as far as this function can tell: a consumer of a message
         // without properties infers the same (`id_campana`).
         EventMetadata::new(event, contract.campaign_id().to_string(), NAME)
     })
     .await?;
     tx.commit().await?;
-    Ok(ApiSigning::Signed(event_id))
+    Ok(ApiSigning::Signed(enqueued))
 }
 
 /// Sends a contract.
@@ -276,8 +276,8 @@ async fn sign(
     let CreateRequest { id, input, body } = request;
     let contract = Contract::sign(input, id.unwrap_or_else(Uuid::now_v7), Utc::now())?;
     match sign_over_api(&runtime, &contract, &body).await {
-        Ok(ApiSigning::Signed(event_id)) => {
-            runtime.publish_committed(&[event_id]).await;
+        Ok(ApiSigning::Signed(enqueued)) => {
+            runtime.publish_committed(vec![enqueued]).await;
             Ok(created(
                 format!("/contratos/{}", contract.id()),
                 ContractBody::from(&contract),
@@ -378,11 +378,11 @@ struct CampaignContracts {
 enum Step {
     Signed {
         contract: Uuid,
-        event: Uuid,
+        event: Enqueued,
     },
     Rejected {
         detail: String,
-        event: Uuid,
+        event: Enqueued,
     },
     /// This event, or another delivery of the same campaign's event, was already handled.
     AlreadyHandled,
@@ -438,12 +438,12 @@ impl EventHandler for CampaignContracts {
         match step? {
             Step::Signed { contract, event } => {
                 tracing::info!(contract_id = %contract, "contract created");
-                self.runtime.publish_committed(&[event]).await;
+                self.runtime.publish_committed(vec![event]).await;
                 Ok(Handled::Applied)
             }
             Step::Rejected { detail, event } => {
                 tracing::warn!(reason = %detail, "contract rejected; the saga compensates");
-                self.runtime.publish_committed(&[event]).await;
+                self.runtime.publish_committed(vec![event]).await;
                 Ok(Handled::Applied)
             }
             Step::AlreadySigned { existing } => {
@@ -508,16 +508,16 @@ async fn decide(
         Ok(contract) => contract,
         Err(errors) => {
             let detail = format!("the campaign's contract terms are invalid: {errors}");
-            return reject(tx, campaign, None, detail, cause).await;
+            return reject(runtime, tx, campaign, None, detail, cause).await;
         }
     };
     if let Some(detail) = forced_rejection {
-        return reject(tx, campaign, Some(contract), detail, cause).await;
+        return reject(runtime, tx, campaign, Some(contract), detail, cause).await;
     }
     let held = contracts::for_influencer(&mut tx, contract.influencer_id().as_str()).await?;
     match check_can_sign(contract, &held, SigningChannel::CampaignEvent) {
         Ok(SignDecision::Sign) => {
-            let event = insert_with_announcement(&mut tx, contract, None, |event| {
+            let event = insert_with_announcement(runtime, &mut tx, contract, None, |event| {
                 cause.follow_up(event, NAME)
             })
             .await?;
@@ -531,13 +531,24 @@ async fn decide(
             tx.commit().await?;
             Ok(Step::AlreadySigned { existing })
         }
-        Err(violation) => reject(tx, campaign, Some(contract), violation.to_string(), cause).await,
+        Err(violation) => {
+            reject(
+                runtime,
+                tx,
+                campaign,
+                Some(contract),
+                violation.to_string(),
+                cause,
+            )
+            .await
+        }
     }
 }
 
 /// Commits the rejection: `ContratoError` in the outbox, beside the inbox entries already
 /// in `tx`, and no contract.
 async fn reject(
+    runtime: &Runtime,
     mut tx: Transaction<'static, Postgres>,
     campaign: &CampanaCreadaPayload,
     proposed: Option<&Contract>,
@@ -547,12 +558,9 @@ async fn reject(
     let event = rejection_event(campaign, proposed, &detail, Utc::now());
     let message = OutboxMessage::new(&event, &cause.follow_up(&event, NAME))
         .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-    outbox::enqueue(&mut tx, &message).await?;
+    let event = runtime.enqueue(&mut tx, message).await?;
     tx.commit().await?;
-    Ok(Step::Rejected {
-        detail,
-        event: message.event_id,
-    })
+    Ok(Step::Rejected { detail, event })
 }
 
 /// The `ContratoError` of a rejected step: the ids as the campaign event named them, the

@@ -55,20 +55,28 @@ pub fn topic_in(namespace: &str, short: &str) -> String {
 /// (the text the existing Python producers register, so no new schema version appears).
 ///
 /// Nothing connects until the first publish or readiness check: a cold start pays no
-/// broker round trip. A failed send drops the topic's producer so the next one starts
+/// broker round trip. Each topic has its own producer slot and lock: a topic whose
+/// producer is being (re)created waits alone, never the others, and every wait (the
+/// slot, creating the producer, handing a message over, the receipt) is bounded by the
+/// operation timeout. A failed send drops the topic's producer so the next one starts
 /// afresh.
 pub struct PulsarBus {
     settings: PulsarSettings,
     client: OnceCell<Pulsar<TokioExecutor>>,
-    producers: Mutex<HashMap<Topic, Arc<Mutex<Producer<TokioExecutor>>>>>,
+    producers: HashMap<Topic, ProducerSlot>,
 }
+
+type ProducerSlot = Arc<Mutex<Option<Producer<TokioExecutor>>>>;
 
 impl PulsarBus {
     pub fn new(settings: PulsarSettings) -> Self {
         Self {
             settings,
             client: OnceCell::new(),
-            producers: Mutex::new(HashMap::new()),
+            producers: Topic::ALL
+                .into_iter()
+                .map(|topic| (topic, ProducerSlot::default()))
+                .collect(),
         }
     }
 
@@ -110,39 +118,34 @@ impl PulsarBus {
             .await
     }
 
-    async fn producer(
-        &self,
-        topic: Topic,
-    ) -> Result<Arc<Mutex<Producer<TokioExecutor>>>, BusError> {
-        let mut producers = self.producers.lock().await;
-        if let Some(producer) = producers.get(&topic) {
-            return Ok(producer.clone());
-        }
+    async fn create_producer(&self, topic: Topic) -> Result<Producer<TokioExecutor>, BusError> {
         let client = self.client().await?;
-        let producer = self
-            .bounded(
-                client
-                    .producer()
-                    .with_topic(topic_in(&self.settings.namespace, topic.name()))
-                    .with_options(ProducerOptions {
-                        schema: Some(proto::Schema {
-                            name: topic.record_name().to_owned(),
-                            schema_data: topic.registry_schema_json().as_bytes().to_vec(),
-                            r#type: proto::schema::Type::Avro as i32,
-                            properties: vec![],
-                        }),
-                        ..Default::default()
-                    })
-                    .build(),
-            )
-            .await?;
-        let producer = Arc::new(Mutex::new(producer));
-        producers.insert(topic, producer.clone());
-        Ok(producer)
+        self.bounded(
+            client
+                .producer()
+                .with_topic(topic_in(&self.settings.namespace, topic.name()))
+                .with_options(ProducerOptions {
+                    schema: Some(proto::Schema {
+                        name: topic.record_name().to_owned(),
+                        schema_data: topic.registry_schema_json().as_bytes().to_vec(),
+                        r#type: proto::schema::Type::Avro as i32,
+                        properties: vec![],
+                    }),
+                    ..Default::default()
+                })
+                .build(),
+        )
+        .await
     }
 
-    async fn forget_producer(&self, topic: Topic) {
-        self.producers.lock().await.remove(&topic);
+    /// Locks `topic`'s slot, within the operation timeout.
+    async fn lock_slot<'a>(
+        &self,
+        slot: &'a ProducerSlot,
+    ) -> Result<tokio::sync::MutexGuard<'a, Option<Producer<TokioExecutor>>>, BusError> {
+        tokio::time::timeout(self.settings.operation_timeout, slot.lock())
+            .await
+            .map_err(|_| BusError::Timeout(self.settings.operation_timeout))
     }
 }
 
@@ -150,13 +153,19 @@ impl Publisher for PulsarBus {
     async fn publish(&self, message: &OutboxMessage) -> Result<(), BusError> {
         let topic = Topic::from_name(&message.topic)
             .ok_or_else(|| BusError::UnknownTopic(message.topic.clone()))?;
-        let producer = self.producer(topic).await?;
-        // The producer is locked only to hand the message over (which fixes its place in
-        // the topic's order); the broker's receipt is awaited after the lock is released,
-        // so concurrent publishes of one process share the round trip instead of queueing
-        // behind it (the benchmark's POST /influencers went from ~380 to ~1200/s).
-        let handed_over = {
-            let mut producer = producer.lock().await;
+        let slot = self.producers.get(&topic).cloned().unwrap_or_default();
+        // The topic's producer is locked only to create it if needed and to hand the
+        // message over (which fixes its place in the topic's order); the broker's receipt
+        // is awaited after the lock is released, so concurrent publishes share the round
+        // trip instead of queueing behind it.
+        let handed_over = async {
+            let mut producer = self.lock_slot(&slot).await?;
+            if producer.is_none() {
+                *producer = Some(self.create_producer(topic).await?);
+            }
+            let Some(producer) = producer.as_mut() else {
+                return Err(BusError::Broker("no producer".into()));
+            };
             let mut builder = producer
                 .create_message()
                 .with_content(message.payload.clone())
@@ -165,18 +174,29 @@ impl Publisher for PulsarBus {
                 builder = builder.with_property(name, value);
             }
             self.bounded(builder.send_non_blocking()).await
-        };
+        }
+        .await;
         let sent = match handed_over {
             Ok(receipt) => self.bounded(receipt).await,
             Err(error) => Err(error),
         };
-        if sent.is_err() {
-            self.forget_producer(topic).await;
+        if sent.is_err()
+            && let Ok(mut producer) = self.lock_slot(&slot).await
+        {
+            *producer = None;
         }
         sent.map(drop)
     }
 
+    /// A broker round trip (a topic lookup), not just an open connection: a hung broker
+    /// keeps its TCP connections but answers nothing.
     async fn ready(&self) -> Result<(), BusError> {
-        self.client().await.map(drop)
+        let client = self.client().await?;
+        self.bounded(client.lookup_topic(topic_in(
+            &self.settings.namespace,
+            Topic::Influencers.name(),
+        )))
+        .await
+        .map(drop)
     }
 }

@@ -5,7 +5,10 @@ use std::{collections::HashMap, str::FromStr, time::Duration};
 
 use sqlx::postgres::PgConnectOptions;
 
-use crate::{bus::PulsarSettings, store::DatabaseSettings};
+use crate::{
+    bus::{PulsarSettings, relay::RelaySettings},
+    store::DatabaseSettings,
+};
 
 /// A configuration problem, naming the variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,6 +66,8 @@ pub struct FunctionConfig {
     pub request_timeout: Duration,
     /// How often the outbox relay sweeps for unpublished events.
     pub relay_interval: Duration,
+    /// Inline publish budget, leases, circuit breaker and retention of the outbox.
+    pub relay: RelaySettings,
 }
 
 /// Google's OIDC signing keys.
@@ -157,8 +162,55 @@ impl FunctionConfig {
             push_auth,
             request_timeout: env.millis_or("REQUEST_TIMEOUT_MS", 30_000)?,
             relay_interval: env.millis_or("RELAY_INTERVAL_MS", 2_000)?,
+            relay: relay_settings(&env, bus_timeout)?,
         })
     }
+}
+
+/// The outbox settings. The lease must outlast the longest publish (taking the
+/// producer's lock, creating it, handing over, the receipt: each bounded by
+/// `PUBLISH_TIMEOUT_MS`), or a slow publish and the relay would both send a row.
+fn relay_settings(env: &Env, publish_timeout: Duration) -> Result<RelaySettings, ConfigError> {
+    let defaults = RelaySettings::default();
+    let hours = |name: &str, default: Duration| -> Result<Duration, ConfigError> {
+        let hours: u64 = env.parse_or(name, default.as_secs() / 3600)?;
+        if hours == 0 {
+            return Err(ConfigError::new(name, "must be at least 1 hour"));
+        }
+        Ok(Duration::from_secs(hours * 3600))
+    };
+    let settings = RelaySettings {
+        inline_budget: env.millis_or("PUBLISH_INLINE_BUDGET_MS", millis(defaults.inline_budget))?,
+        lease: env.millis_or("OUTBOX_LEASE_MS", millis(defaults.lease))?,
+        breaker_threshold: env.parse_or("PUBLISH_BREAKER_THRESHOLD", defaults.breaker_threshold)?,
+        breaker_cooldown: env.millis_or(
+            "PUBLISH_BREAKER_COOLDOWN_MS",
+            millis(defaults.breaker_cooldown),
+        )?,
+        outbox_retention: hours("OUTBOX_RETENTION_HOURS", defaults.outbox_retention)?,
+        inbox_retention: hours("INBOX_RETENTION_HOURS", defaults.inbox_retention)?,
+        ..defaults
+    };
+    if settings.lease <= publish_timeout * 3 {
+        return Err(ConfigError::new(
+            "OUTBOX_LEASE_MS",
+            format!(
+                "must be more than 3 x PUBLISH_TIMEOUT_MS ({} ms)",
+                millis(publish_timeout) * 3
+            ),
+        ));
+    }
+    if settings.breaker_threshold == 0 {
+        return Err(ConfigError::new(
+            "PUBLISH_BREAKER_THRESHOLD",
+            "must be at least 1",
+        ));
+    }
+    Ok(settings)
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 struct Env(HashMap<String, String>);

@@ -25,17 +25,28 @@ use super::{
     serve::health_routes, telemetry,
 };
 use crate::{
-    bus::{EventBus, PubSubBus, Publisher, PulsarBus, relay},
-    store::{self, Context},
+    bus::{
+        EventBus, PubSubBus, Publisher, PulsarBus,
+        relay::{Relay, RelayOutcome},
+    },
+    store::{
+        self, Context, StoreError,
+        outbox::{Enqueued, OutboxMessage},
+    },
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Bound on each dependency check of `/ready`.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
-/// Rows one outbox sweep claims.
-const RELAY_BATCH: i64 = 100;
 /// Bound on the sweeps of one `POST /outbox/relay` (so at most 1000 rows per call).
 const RELAY_REQUEST_SWEEPS: usize = 10;
+/// Bound on the back-to-back sweeps of one relay tick (a backlog drains without waiting
+/// for the next tick, and the loop still yields now and then).
+const RELAY_TICK_SWEEPS: usize = 50;
+/// Retention statements per table per pass (each deletes at most 1000 rows).
+const PRUNE_BATCHES: usize = 10;
+/// How often the in-instance relay applies the retention.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// A function's shared handles. Cheap to clone. Building it does no I/O: the pool and
 /// the broker connect on first use, so a cold start is only process start-up.
@@ -44,6 +55,8 @@ pub struct Runtime {
     pub name: &'static str,
     pub pool: PgPool,
     pub bus: Arc<EventBus>,
+    /// Publishes the outbox: inline after a commit, and in sweeps.
+    pub relay: Relay<EventBus>,
     pub push_auth: Arc<PushAuth>,
     pub config: Arc<FunctionConfig>,
 }
@@ -63,51 +76,72 @@ impl Runtime {
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap_or_default();
+        let bus = Arc::new(bus);
+        let relay = Relay::new(pool.clone(), bus.clone(), config.relay.clone());
         Self {
             name,
             pool,
-            bus: Arc::new(bus),
+            bus,
+            relay,
             push_auth: Arc::new(PushAuth::new(&config.push_auth, http)),
             config: Arc::new(config),
         }
     }
 
-    /// Publishes events this request just committed to the outbox. A broker failure is
-    /// logged, not returned: the request succeeded, and the relay retries the rows.
-    pub async fn publish_committed(&self, event_ids: &[Uuid]) {
-        match relay::publish_committed(&self.pool, self.bus.as_ref(), event_ids).await {
-            Ok(outcome) if outcome.failed > 0 => {
-                tracing::warn!(
-                    failed = outcome.failed,
-                    "events left in the outbox for the relay"
-                );
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "events left in the outbox for the relay"),
-        }
+    /// Adds `message` to the outbox in the caller's transaction, leased to this instance
+    /// for its inline publish after commit ([`Runtime::publish_committed`]).
+    pub async fn enqueue(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        message: OutboxMessage,
+    ) -> Result<Enqueued, StoreError> {
+        self.relay.enqueue(tx, message).await
     }
 
-    /// Sweeps the outbox every `relay_interval` while the process lives, so events whose
-    /// publish failed (broker down, instance stopped mid-request) still go out. Every
-    /// instance of every function of the context may sweep: rows are claimed with
-    /// `FOR UPDATE SKIP LOCKED`.
+    /// Publishes the rows this request just committed, waiting at most
+    /// `PUBLISH_INLINE_BUDGET_MS`. Never fails: the request succeeded with its commit, and
+    /// what is not published here the relay publishes.
+    pub async fn publish_committed(&self, rows: Vec<Enqueued>) {
+        self.relay.publish_committed(rows).await;
+    }
+
+    /// Sweeps the outbox every `relay_interval` while the process lives (back to back
+    /// while a backlog lasts), so events whose inline publish failed (broker down,
+    /// instance stopped mid-request) still go out; applies the retention every 10
+    /// minutes. Every instance of every function of the context may sweep: claims are
+    /// leases, committed before the broker is called.
     pub fn spawn_relay(&self) -> tokio::task::JoinHandle<()> {
         let runtime = self.clone();
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(runtime.config.relay_interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut pruned_at: Option<tokio::time::Instant> = None;
             loop {
                 ticks.tick().await;
-                match relay::sweep(&runtime.pool, runtime.bus.as_ref(), RELAY_BATCH).await {
-                    Ok(outcome) if outcome.published > 0 || outcome.failed > 0 => {
-                        tracing::info!(
-                            published = outcome.published,
-                            failed = outcome.failed,
-                            "outbox swept"
-                        );
-                    }
-                    Ok(_) => {}
+                match runtime.relay.drain(RELAY_TICK_SWEEPS).await {
+                    Ok(RelayOutcome {
+                        published: 0,
+                        failed: 0,
+                        ..
+                    }) => {}
+                    Ok(outcome) => tracing::info!(
+                        published = outcome.published,
+                        failed = outcome.failed,
+                        "outbox swept"
+                    ),
                     Err(error) => tracing::debug!(%error, "outbox sweep skipped"),
+                }
+                if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                    pruned_at = Some(tokio::time::Instant::now());
+                    match runtime.relay.prune(PRUNE_BATCHES).await {
+                        Ok(pruned) if pruned.outbox > 0 || pruned.inbox > 0 => tracing::info!(
+                            outbox = pruned.outbox,
+                            inbox = pruned.inbox,
+                            "retention: old published events and inbox records deleted"
+                        ),
+                        Ok(_) => {}
+                        Err(error) => tracing::debug!(%error, "retention skipped"),
+                    }
                 }
             }
         })
@@ -196,28 +230,21 @@ async fn relay_now(State(runtime): State<Runtime>, headers: HeaderMap) -> Respon
     if let Err(error) = runtime.push_auth.verify(&headers).await {
         return error.into_response();
     }
-    let mut published = 0;
-    for _ in 0..RELAY_REQUEST_SWEEPS {
-        let outcome = match relay::sweep(&runtime.pool, runtime.bus.as_ref(), RELAY_BATCH).await {
-            Ok(outcome) => outcome,
-            Err(error) => return ApiError::from(error).into_response(),
-        };
-        published += outcome.published;
-        if outcome.failed > 0 {
-            tracing::warn!(
-                published,
-                failed = outcome.failed,
-                "outbox relay call: the broker refused"
-            );
-            return ApiError::Unavailable(format!(
-                "{} events could not be published and stay in the outbox ({published} published)",
-                outcome.failed
-            ))
-            .into_response();
-        }
-        if outcome.published < RELAY_BATCH as usize {
-            break;
-        }
+    let outcome = match runtime.relay.drain(RELAY_REQUEST_SWEEPS).await {
+        Ok(outcome) => outcome,
+        Err(error) => return ApiError::from(error).into_response(),
+    };
+    let published = outcome.published;
+    if outcome.failed > 0 {
+        tracing::warn!(published, "outbox relay call: the broker refused");
+        return ApiError::Unavailable(format!(
+            "the broker refused an event: it and {} others stay in the outbox ({published} published)",
+            outcome.released
+        ))
+        .into_response();
+    }
+    if let Err(error) = runtime.relay.prune(1).await {
+        tracing::debug!(%error, "retention skipped");
     }
     if published > 0 {
         tracing::info!(published, "outbox relayed on request");
@@ -257,7 +284,9 @@ impl From<bool> for DependencyStatus {
 
 /// `GET /ready`: the database answers and the event bus is reachable.
 ///
-/// Each dependency is checked within 2 s.
+/// Each dependency is checked within 2 s, both at once; the event bus counts as down
+/// while its publishes keep failing (the circuit breaker is open) even if it accepts
+/// connections: writes still succeed then, their events wait in the outbox.
 #[utoipa::path(
     get,
     path = "/ready",
@@ -269,10 +298,12 @@ impl From<bool> for DependencyStatus {
     )
 )]
 async fn ready(State(runtime): State<Runtime>) -> Response {
-    let database = tokio::time::timeout(READY_TIMEOUT, store::ping(&runtime.pool)).await;
-    let bus = tokio::time::timeout(READY_TIMEOUT, runtime.bus.ready()).await;
+    let (database, bus) = tokio::join!(
+        tokio::time::timeout(READY_TIMEOUT, store::ping(&runtime.pool)),
+        tokio::time::timeout(READY_TIMEOUT, runtime.bus.ready()),
+    );
     let database_ok = matches!(database, Ok(Ok(())));
-    let bus_ok = matches!(bus, Ok(Ok(())));
+    let bus_ok = matches!(bus, Ok(Ok(()))) && !runtime.relay.broker_failing();
     let body = axum::Json(Readiness {
         database: database_ok.into(),
         event_bus: bus_ok.into(),

@@ -1,11 +1,12 @@
 //! The transactional outbox: an event is written in the same transaction as the state
-//! change it announces, published after commit, and swept by the relay until the broker
-//! has taken it.
+//! change it announces, published after commit (outside any transaction), and swept by
+//! the relay until the broker has taken it. `available_at` is both the retry time and a
+//! lease: a row being published by someone is not due.
 
 use std::{collections::BTreeMap, time::Duration};
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, types::Json};
+use sqlx::{PgConnection, PgPool, types::Json};
 use uuid::Uuid;
 
 use super::StoreError;
@@ -80,11 +81,37 @@ impl From<Row> for PendingMessage {
     }
 }
 
-/// Adds `message` to the outbox, in the caller's transaction.
-pub async fn enqueue(tx: &mut PgConnection, message: &OutboxMessage) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO outbox (event_id, topic, message_key, event_type, payload, properties)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+/// A row written in the caller's transaction, to publish once it commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enqueued {
+    pub message: OutboxMessage,
+    /// Whether the row is leased to the writer, who publishes it after commit. Not when
+    /// an earlier row of the same topic and key was still unpublished (this one must not
+    /// overtake it) or no lease was asked for: the row is then the relay's, due at once.
+    pub leased: bool,
+}
+
+/// Adds `message` to the outbox, in the caller's transaction, leased for `inline_lease`
+/// to the caller (who publishes it after commit): the relay leaves it alone until the
+/// lease ends. When an earlier row of the same topic and key is still unpublished the row
+/// is due at once and not leased: the relay publishes it after its predecessor. One
+/// statement.
+pub async fn enqueue(
+    tx: &mut PgConnection,
+    message: OutboxMessage,
+    inline_lease: Duration,
+) -> Result<Enqueued, StoreError> {
+    let leased: bool = sqlx::query_scalar(
+        "WITH now AS (SELECT clock_timestamp() AS t),
+              earlier AS (SELECT EXISTS (
+                  SELECT 1 FROM outbox WHERE topic = $2 AND message_key = $3 AND published_at IS NULL
+              ) AS held)
+         INSERT INTO outbox (event_id, topic, message_key, event_type, payload, properties,
+                             created_at, available_at)
+         SELECT $1, $2, $3, $4, $5, $6, now.t,
+                CASE WHEN earlier.held THEN now.t ELSE now.t + make_interval(secs => $7) END
+         FROM now, earlier
+         RETURNING available_at > created_at",
     )
     .bind(message.event_id)
     .bind(&message.topic)
@@ -92,67 +119,93 @@ pub async fn enqueue(tx: &mut PgConnection, message: &OutboxMessage) -> Result<(
     .bind(&message.event_type)
     .bind(&message.payload)
     .bind(Json(&message.properties))
-    .execute(tx)
+    .bind(inline_lease.as_secs_f64())
+    .fetch_one(tx)
     .await?;
-    Ok(())
+    Ok(Enqueued { message, leased })
 }
 
-/// Locks up to `limit` unpublished messages that are due, oldest first, skipping rows
-/// another publisher holds (`FOR UPDATE SKIP LOCKED`): any number of function instances
-/// and relays can sweep concurrently without publishing a row twice at the same time.
-/// The locks last until the caller's transaction ends; publish, then `mark_published` or
-/// `mark_failed` in that same transaction.
+/// Claims up to `limit` due rows for `lease`, oldest first, and commits the claim before
+/// returning: the caller publishes outside any transaction and holds no connection or row
+/// lock while the broker answers. A row is skipped while an earlier unpublished row of
+/// its topic and key is not due (failed and waiting, or leased to another publisher), so
+/// per-key order holds across publishers. Claims of one outbox are serialized by an
+/// advisory lock held for the claim only (milliseconds): two relays never take rows of
+/// one key at the same time. A publisher that dies leaves rows that are due again when
+/// their lease ends.
 pub async fn claim_due(
-    tx: &mut PgConnection,
+    pool: &PgPool,
     limit: i64,
+    lease: Duration,
 ) -> Result<Vec<PendingMessage>, StoreError> {
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT event_id, topic, message_key, event_type, payload, properties, created_at, attempts
-         FROM outbox
-         WHERE published_at IS NULL AND available_at <= clock_timestamp()
-         ORDER BY created_at, event_id
-         LIMIT $1
-         FOR UPDATE SKIP LOCKED",
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtext('alpes-outbox-claim:' || current_schema()))",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let mut rows: Vec<Row> = sqlx::query_as(
+        "WITH due AS (
+             SELECT o.event_id FROM outbox o
+             WHERE o.published_at IS NULL AND o.available_at <= clock_timestamp()
+               AND NOT EXISTS (
+                   SELECT 1 FROM outbox e
+                   WHERE e.published_at IS NULL AND e.topic = o.topic
+                     AND e.message_key = o.message_key
+                     AND (e.created_at, e.event_id) < (o.created_at, o.event_id)
+                     AND e.available_at > clock_timestamp())
+             ORDER BY o.created_at, o.event_id
+             LIMIT $1
+             FOR UPDATE SKIP LOCKED)
+         UPDATE outbox SET available_at = clock_timestamp() + make_interval(secs => $2)
+         FROM due WHERE outbox.event_id = due.event_id
+         RETURNING outbox.event_id, topic, message_key, event_type, payload, properties,
+                   created_at, attempts",
     )
     .bind(limit)
-    .fetch_all(tx)
+    .bind(lease.as_secs_f64())
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
+    rows.sort_by_key(|row| (row.created_at, row.event_id));
     Ok(rows.into_iter().map(PendingMessage::from).collect())
 }
 
-/// Locks the given messages if they are still unpublished and nobody else holds them:
-/// what a function publishes right after its own commit.
-pub async fn claim_ids(
-    tx: &mut PgConnection,
-    event_ids: &[Uuid],
-) -> Result<Vec<PendingMessage>, StoreError> {
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT event_id, topic, message_key, event_type, payload, properties, created_at, attempts
-         FROM outbox
-         WHERE event_id = ANY($1) AND published_at IS NULL
-         ORDER BY created_at, event_id
-         FOR UPDATE SKIP LOCKED",
-    )
-    .bind(event_ids)
-    .fetch_all(tx)
-    .await?;
-    Ok(rows.into_iter().map(PendingMessage::from).collect())
-}
-
-pub async fn mark_published(tx: &mut PgConnection, event_ids: &[Uuid]) -> Result<(), StoreError> {
-    sqlx::query(
+/// Marks the given rows published: one statement for any number of rows.
+pub async fn mark_published(pool: &PgPool, event_ids: &[Uuid]) -> Result<u64, StoreError> {
+    if event_ids.is_empty() {
+        return Ok(0);
+    }
+    let done = sqlx::query(
         "UPDATE outbox SET published_at = clock_timestamp(), attempts = attempts + 1, last_error = NULL
-         WHERE event_id = ANY($1)",
+         WHERE event_id = ANY($1) AND published_at IS NULL",
     )
     .bind(event_ids)
-    .execute(tx)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Ends the lease of rows their publisher gave up on (not tried, or left behind a failed
+/// one): they are due at once, without counting an attempt. One statement.
+pub async fn release(pool: &PgPool, event_ids: &[Uuid]) -> Result<(), StoreError> {
+    if event_ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE outbox SET available_at = clock_timestamp()
+         WHERE event_id = ANY($1) AND published_at IS NULL",
+    )
+    .bind(event_ids)
+    .execute(pool)
     .await?;
     Ok(())
 }
 
-/// Records a failed publish; the message is due again after `retry_in`.
+/// Records a failed publish; the message is due again after `retry_in` (and holds back
+/// later rows of its key until then).
 pub async fn mark_failed(
-    tx: &mut PgConnection,
+    pool: &PgPool,
     event_id: Uuid,
     error: &str,
     retry_in: Duration,
@@ -161,14 +214,31 @@ pub async fn mark_failed(
         "UPDATE outbox
          SET attempts = attempts + 1, last_error = $2,
              available_at = clock_timestamp() + make_interval(secs => $3)
-         WHERE event_id = $1",
+         WHERE event_id = $1 AND published_at IS NULL",
     )
     .bind(event_id)
     .bind(error)
     .bind(retry_in.as_secs_f64())
-    .execute(tx)
+    .execute(pool)
     .await?;
     Ok(())
+}
+
+/// Deletes up to `batch` published rows older than `age`, oldest first; returns how many.
+pub async fn prune_published(pool: &PgPool, age: Duration, batch: i64) -> Result<u64, StoreError> {
+    let deleted = sqlx::query(
+        "DELETE FROM outbox WHERE event_id IN (
+             SELECT event_id FROM outbox
+             WHERE published_at IS NOT NULL
+               AND published_at < clock_timestamp() - make_interval(secs => $1)
+             ORDER BY published_at
+             LIMIT $2)",
+    )
+    .bind(age.as_secs_f64())
+    .bind(batch)
+    .execute(pool)
+    .await?;
+    Ok(deleted.rows_affected())
 }
 
 /// How many messages still wait to be published (for `/metrics` and tests).
