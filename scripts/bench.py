@@ -16,7 +16,7 @@ BENCH_SATURATION_SAGAS (1000), BENCH_SAGA_CONCURRENCY (4), BENCH_SATURATION_CONC
 (64), BENCH_BRIDGE_MESSAGES (10000), BENCH_STARTS (20), BENCH_PROFILE (1; 0 skips perf),
 BENCH_PROFILE_BINARY (an unstripped register-influencer for symbol names; `make bench`
 builds one into target/bench-profile), BENCH_SKIP (comma-separated steps to skip:
-footprint,http,pgbench,bridge,saga,scaling,profile).
+footprint,http,pgbench,hung,bridge,saga,scaling,profile).
 
 It uses its own databases (bench_alpes, bench_reportes, bench_pgbench; dropped at the end)
 and its own Pulsar namespace (public/bench-<run>, PULSAR_NAMESPACE of every process it
@@ -490,6 +490,46 @@ def step_http(results):
     }
 
 
+def broker_pid():
+    state = os.environ.get("ALPES_STATE_DIR", os.path.join(ROOT, ".local"))
+    with open(os.path.join(state, "pulsar.pid")) as file:
+        return int(file.read().strip())
+
+
+def step_hung(results):
+    """POST /influencers while the broker's JVM is frozen (SIGSTOP): it accepts connections
+    and answers nothing. Writes must keep answering 201 (the events wait in the outbox)."""
+    fresh_database(DB_FUNCTIONS)
+    function = start_function("register-influencer", DB_FUNCTIONS)
+    url = function.url
+    wrk(url, "post.lua", 16, 3)
+    pid = broker_pid()
+    frozen = int(os.environ.get("BENCH_HUNG_SECONDS", "20"))
+    log(f"hung broker: SIGSTOP pid {pid}, POST /influencers, 16 connections, {frozen} s")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        during = wrk(url, "post.lua", 16, frozen)
+        ready = http_status(function.port, "/ready")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    log("hung broker: SIGCONT; waiting for the outbox to drain")
+    drained_in = None
+    began = time.monotonic()
+    while time.monotonic() - began < 300:
+        if psql(DB_FUNCTIONS, "SELECT count(*) FROM alpes.outbox WHERE published_at IS NULL") == "0":
+            drained_in = round(time.monotonic() - began, 1)
+            break
+        time.sleep(0.5)
+    function.stop()
+    results["hung_broker"] = {
+        "frozen_s": frozen,
+        "post": during,
+        "ready_status_while_frozen": ready,
+        "outbox_drained_after_s": drained_in,
+        "rows": int(psql(DB_FUNCTIONS, "SELECT count(*) FROM alpes.influencers")),
+    }
+
+
 def step_pgbench(results):
     fresh_database(DB_PGBENCH)
     register = os.path.join(SCRIPTS, "bench", "pg_register.sql")
@@ -748,7 +788,8 @@ def main():
     }
     log(f"run {RUN} (namespace {NAMESPACE}): {results['machine']['cores']} cores, {results['machine']['memory_gib']} GiB, "
         f"load {results['load_before']}; logs in {os.path.relpath(LOG_DIR, ROOT)}")
-    steps = [("footprint", step_footprint), ("http", step_http), ("pgbench", step_pgbench), ("bridge", step_bridge),
+    steps = [("footprint", step_footprint), ("http", step_http), ("pgbench", step_pgbench), ("hung", step_hung),
+             ("bridge", step_bridge),
              ("saga", step_saga), ("scaling", step_scaling), ("profile", step_profile)]
     timings = {}
     delete_stale_namespaces()

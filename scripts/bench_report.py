@@ -155,10 +155,10 @@ def markdown(results):
         add("### The same transaction, straight into PostgreSQL (pgbench)\n")
         add("`scripts/bench/pg_register.sql` is the transaction `POST /influencers` commits "
             "(`INSERT INTO alpes.influencers` + `INSERT INTO alpes.outbox`, values of the same "
-            "sizes, prepared statements like sqlx); `+ publish` appends `pg_publish.sql`, the "
-            "second transaction the function runs after its commit (`SELECT ... FOR UPDATE SKIP "
-            "LOCKED` of its outbox row, `UPDATE ... SET published_at`), without the broker round "
-            "trip in between. Database `bench_pgbench`, fresh, same migrations. Ratio = "
+            "sizes, prepared statements like sqlx): the function's one transaction per write. `+ publish` "
+            "appends `pg_publish.sql`, the per-request claim + mark transaction of the earlier write "
+            "path (kept for comparison: the function now marks published rows in batches, off the "
+            "request path). Database `bench_pgbench`, fresh, same migrations. Ratio = "
             "function `POST` req/s (above) / pgbench tps at the same concurrency.\n")
         add("| clients | pgbench tps (insert + outbox) | p50 / p99 | pgbench tps (+ publish) | p50 / p99 | function POST req/s | ratio to insert + outbox | ratio to + publish | CPU postgres / pgbench / other / machine (insert + outbox) |")
         add("|---|---|---|---|---|---|---|---|---|")
@@ -172,6 +172,23 @@ def markdown(results):
                 f"{register['latency_ms']['p99']:.2f} ms | {full['tps']:.0f} | {full['latency_ms']['p50']:.2f} / "
                 f"{full['latency_ms']['p99']:.2f} ms | {function} | {ratio_register} | {ratio_full} "
                 f"| {cores(register, 'postgres', 'pgbench', 'other', 'machine')} |")
+        add("")
+
+    hung = results.get("hung_broker")
+    if hung:
+        run = hung["post"]
+        add("### Writes while the broker hangs\n")
+        add(f"The same `register-influencer` and wrk script, 16 connections for {hung['frozen_s']} s while the "
+            "Pulsar JVM is frozen with SIGSTOP (it accepts connections and answers nothing, as behind a dead "
+            "network path or in a long GC pause). Each write commits, tries its inline publish for at most "
+            "`PUBLISH_INLINE_BUDGET_MS`, then answers; after a few failures the circuit breaker stops trying "
+            "and the relay keeps the events until the broker is back.\n")
+        add("| requests | non-2xx | socket errors | req/s | p50 / p99 / max | `/ready` while frozen | outbox drained after SIGCONT |")
+        add("|---|---|---|---|---|---|---|")
+        drained = hung.get("outbox_drained_after_s")
+        add(f"| {run['requests']} | {run['non_2xx']} | {run['socket_errors']} | {run['rps']:.0f} "
+            f"| {ms(run['latency_ms']['p50'])} / {ms(run['latency_ms']['p99'])} / {ms(run['latency_ms'].get('max', 0))} "
+            f"| {hung['ready_status_while_frozen']} | {'%s s' % drained if drained is not None else 'not within 300 s'} |")
         add("")
 
     bridge = results.get("bridge")
