@@ -207,6 +207,31 @@ async fn a_failed_row_holds_back_its_key_and_no_other(_: PgPoolOptions, connect:
 }
 
 #[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn rows_of_one_transaction_are_all_the_writers(_: PgPoolOptions, connect: PgConnectOptions) {
+    let pool = context_pool(connect, Context::Reportes);
+    // A report's creation and its compensation, written together: both are published
+    // inline, in order, by their writer.
+    let mut tx = pool.begin().await.unwrap();
+    let created = outbox::enqueue(&mut tx, message("eventos-reportes"), LEASE)
+        .await
+        .unwrap();
+    let compensated = outbox::enqueue(&mut tx, message("eventos-reportes"), LEASE)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(created.leased && compensated.leased);
+    // A later transaction's row of the same key waits for them.
+    let later = enqueue_committed(&pool, message("eventos-reportes"), LEASE).await;
+    assert!(!later.leased);
+    assert!(
+        outbox::claim_due(&pool, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
 async fn retention_deletes_only_old_published_rows_and_old_inbox_records(
     _: PgPoolOptions,
     connect: PgConnectOptions,

@@ -290,13 +290,14 @@ impl<P: Publisher + 'static> Relay<P> {
         self.inner.breaker.is_open()
     }
 
-    /// The lease to write a new row with: the relay's lease while inline publishing is on,
+    /// The lease to write a new row with: the relay's lease while inline publishing is on
+    /// (or when this write is the one that probes an open breaker after its cooldown),
     /// none while the breaker is open (the row is the relay's at once).
     pub fn inline_lease(&self) -> Duration {
-        if self.inner.breaker.is_open() {
-            Duration::ZERO
-        } else {
+        if self.inner.breaker.allows() {
             self.inner.settings.lease
+        } else {
+            Duration::ZERO
         }
     }
 
@@ -311,7 +312,9 @@ impl<P: Publisher + 'static> Relay<P> {
     }
 
     /// Publishes rows the caller just committed and holds leased, in order, waiting at
-    /// most the inline budget. Never fails: what is not published is the relay's.
+    /// most the inline budget. Never fails: what is not published is the relay's. Rows
+    /// written without a lease (breaker open, or an earlier row of their key pending) are
+    /// left to the relay.
     pub async fn publish_committed(&self, rows: Vec<Enqueued>) {
         let own: Vec<OutboxMessage> = rows
             .into_iter()
@@ -319,12 +322,6 @@ impl<P: Publisher + 'static> Relay<P> {
             .map(|row| row.message)
             .collect();
         if own.is_empty() {
-            return;
-        }
-        if !self.inner.breaker.allows() {
-            for message in &own {
-                self.mark(Mark::Release(message.event_id));
-            }
             return;
         }
         let relay = self.clone();

@@ -93,9 +93,10 @@ pub struct Enqueued {
 
 /// Adds `message` to the outbox, in the caller's transaction, leased for `inline_lease`
 /// to the caller (who publishes it after commit): the relay leaves it alone until the
-/// lease ends. When an earlier row of the same topic and key is still unpublished the row
-/// is due at once and not leased: the relay publishes it after its predecessor. One
-/// statement.
+/// lease ends. When an earlier row of the same topic and key, written by another
+/// transaction, is still unpublished, the row is due at once and not leased: the relay
+/// publishes it after its predecessor. Rows of one transaction (a report's creation and
+/// compensation) are all the writer's, published in order. One statement.
 pub async fn enqueue(
     tx: &mut PgConnection,
     message: OutboxMessage,
@@ -105,6 +106,7 @@ pub async fn enqueue(
         "WITH now AS (SELECT clock_timestamp() AS t),
               earlier AS (SELECT EXISTS (
                   SELECT 1 FROM outbox WHERE topic = $2 AND message_key = $3 AND published_at IS NULL
+                    AND xmin <> pg_current_xact_id()::xid
               ) AS held)
          INSERT INTO outbox (event_id, topic, message_key, event_type, payload, properties,
                              created_at, available_at)
