@@ -1,13 +1,20 @@
 # Cloud SQL for PostgreSQL 15, private IP only, TLS required; the application user's
 # password is generated here and kept in Secret Manager, and so is each database's
 # DATABASE_URL (what the functions and the migration jobs read).
+#
+# No secret value enters the Terraform state or plan: the password is an ephemeral value
+# (generated anew at every run, used only when password_version changes), written to
+# Secret Manager through a write-only argument; the database user and the DATABASE_URL
+# versions read it back from Secret Manager (an ephemeral read) into write-only arguments.
+# So the user's password and both URLs always hold the stored password. Rotate: raise
+# password_version (docs/DEPLOY.md).
 
 resource "random_id" "instance_suffix" {
   # Cloud SQL keeps a deleted instance's name reserved for about a week.
   byte_length = 2
 }
 
-resource "random_password" "app" {
+ephemeral "random_password" "app" {
   length = 32
   # Letters and digits only: the password goes into a URL unescaped.
   special = false
@@ -131,10 +138,11 @@ resource "google_sql_database" "databases" {
 }
 
 resource "google_sql_user" "app" {
-  project  = var.project_id
-  instance = google_sql_database_instance.postgres.name
-  name     = var.user
-  password = random_password.app.result
+  project             = var.project_id
+  instance            = google_sql_database_instance.postgres.name
+  name                = var.user
+  password_wo         = ephemeral.google_secret_manager_secret_version.password.secret_data
+  password_wo_version = var.password_version
   # PostgreSQL refuses to drop a role that owns objects; the instance's deletion removes it.
   deletion_policy = "ABANDON"
 }
@@ -149,8 +157,16 @@ resource "google_secret_manager_secret" "password" {
 }
 
 resource "google_secret_manager_secret_version" "password" {
-  secret      = google_secret_manager_secret.password.id
-  secret_data = random_password.app.result
+  secret                 = google_secret_manager_secret.password.id
+  secret_data_wo         = ephemeral.random_password.app.result
+  secret_data_wo_version = var.password_version
+}
+
+# The stored password, read at plan/apply time and never kept.
+ephemeral "google_secret_manager_secret_version" "password" {
+  project = var.project_id
+  secret  = google_secret_manager_secret.password.secret_id
+  version = google_secret_manager_secret_version.password.version
 }
 
 resource "google_secret_manager_secret" "database_url" {
@@ -167,8 +183,15 @@ resource "google_secret_manager_secret" "database_url" {
 resource "google_secret_manager_secret_version" "database_url" {
   for_each = toset(var.databases)
 
-  secret      = google_secret_manager_secret.database_url[each.key].id
-  secret_data = "postgres://${var.user}:${random_password.app.result}@${google_sql_database_instance.postgres.private_ip_address}:5432/${each.key}?sslmode=require"
+  secret                 = google_secret_manager_secret.database_url[each.key].id
+  secret_data_wo         = "postgres://${var.user}:${ephemeral.google_secret_manager_secret_version.password.secret_data}@${google_sql_database_instance.postgres.private_ip_address}:5432/${each.key}?sslmode=require"
+  secret_data_wo_version = var.password_version
+
+  # A write-only value is sent only when its version changes: a new instance (new private
+  # IP) gets a new URL version too.
+  lifecycle {
+    replace_triggered_by = [google_sql_database_instance.postgres.id]
+  }
 
   depends_on = [google_sql_database.databases, google_sql_user.app]
 }

@@ -12,3 +12,13 @@ output "service_account_email" {
   description = "The service's runtime identity."
   value       = google_service_account.runtime.email
 }
+
+output "invoker_members" {
+  description = "Members holding roles/run.invoker on the service."
+  value       = sort([for grant in google_cloud_run_v2_service_iam_member.invokers : grant.member])
+}
+
+output "secret_accessor_secrets" {
+  description = "Secrets the service account may read."
+  value       = sort([for grant in google_secret_manager_secret_iam_member.runtime : grant.secret_id])
+}
