@@ -177,6 +177,18 @@ variable "function_memory" {
   description = "Memory limit of each function instance (idle RSS is about 13 MiB). The second-generation execution environment needs at least 512Mi; 128Mi to 256Mi need function_execution_environment = EXECUTION_ENVIRONMENT_GEN1."
   type        = string
   default     = "512Mi"
+
+  validation {
+    condition     = can(regex("^[0-9]+(Mi|Gi)$", var.function_memory))
+    error_message = "function_memory: a number of Mi or Gi, e.g. 512Mi."
+  }
+  validation {
+    # Cloud Run: the second generation needs 512 MiB or more.
+    condition = var.function_execution_environment != "EXECUTION_ENVIRONMENT_GEN2" || !can(regex("^[0-9]+(Mi|Gi)$", var.function_memory)) || (
+      endswith(var.function_memory, "Gi") ? tonumber(trimsuffix(var.function_memory, "Gi")) * 1024 >= 512 : tonumber(trimsuffix(var.function_memory, "Mi")) >= 512
+    )
+    error_message = "function_memory: the second-generation execution environment (function_execution_environment) needs at least 512Mi; set function_execution_environment = \"EXECUTION_ENVIRONMENT_GEN1\" for less."
+  }
 }
 
 variable "function_execution_environment" {

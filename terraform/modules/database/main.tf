@@ -3,11 +3,12 @@
 # DATABASE_URL (what the functions and the migration jobs read).
 #
 # No secret value enters the Terraform state or plan: the password is an ephemeral value
-# (generated anew at every run, used only when password_version changes), written to
-# Secret Manager through a write-only argument; the database user and the DATABASE_URL
-# versions read it back from Secret Manager (an ephemeral read) into write-only arguments.
-# So the user's password and both URLs always hold the stored password. Rotate: raise
-# password_version (docs/DEPLOY.md).
+# (generated anew at every run, never stored by Terraform) passed only to write-only
+# arguments: the user's password, the password secret and both DATABASE_URL secrets. A
+# write-only value is sent only when its resource is created or its *_wo_version changes,
+# so all three take the same run's password together: on the first apply, when
+# password_version is raised (rotation), and when the user is replaced (a new instance).
+# If an apply fails half-way through a rotation, raise password_version once more.
 
 resource "random_id" "instance_suffix" {
   # Cloud SQL keeps a deleted instance's name reserved for about a week.
@@ -141,7 +142,7 @@ resource "google_sql_user" "app" {
   project             = var.project_id
   instance            = google_sql_database_instance.postgres.name
   name                = var.user
-  password_wo         = ephemeral.google_secret_manager_secret_version.password.secret_data
+  password_wo         = ephemeral.random_password.app.result
   password_wo_version = var.password_version
   # PostgreSQL refuses to drop a role that owns objects; the instance's deletion removes it.
   deletion_policy = "ABANDON"
@@ -160,13 +161,13 @@ resource "google_secret_manager_secret_version" "password" {
   secret                 = google_secret_manager_secret.password.id
   secret_data_wo         = ephemeral.random_password.app.result
   secret_data_wo_version = var.password_version
-}
 
-# The stored password, read at plan/apply time and never kept.
-ephemeral "google_secret_manager_secret_version" "password" {
-  project = var.project_id
-  secret  = google_secret_manager_secret.password.secret_id
-  version = google_secret_manager_secret_version.password.version
+  # Written with the user's password, in the same run: a new version whenever the user
+  # is created or changed, before the old one is removed.
+  lifecycle {
+    replace_triggered_by  = [google_sql_user.app]
+    create_before_destroy = true
+  }
 }
 
 resource "google_secret_manager_secret" "database_url" {
@@ -184,13 +185,15 @@ resource "google_secret_manager_secret_version" "database_url" {
   for_each = toset(var.databases)
 
   secret                 = google_secret_manager_secret.database_url[each.key].id
-  secret_data_wo         = "postgres://${var.user}:${ephemeral.google_secret_manager_secret_version.password.secret_data}@${google_sql_database_instance.postgres.private_ip_address}:5432/${each.key}?sslmode=require"
+  secret_data_wo         = "postgres://${var.user}:${ephemeral.random_password.app.result}@${google_sql_database_instance.postgres.private_ip_address}:5432/${each.key}?sslmode=require"
   secret_data_wo_version = var.password_version
 
-  # A write-only value is sent only when its version changes: a new instance (new private
-  # IP) gets a new URL version too.
+  # As the password secret: a new version with the user's password whenever the user is
+  # created or changed (a new instance, a new private IP included); the services switch
+  # to it in the same apply, then the old version is removed.
   lifecycle {
-    replace_triggered_by = [google_sql_database_instance.postgres.id]
+    replace_triggered_by  = [google_sql_user.app]
+    create_before_destroy = true
   }
 
   depends_on = [google_sql_database.databases, google_sql_user.app]

@@ -22,3 +22,13 @@ output "secret_accessor_secrets" {
   description = "Secrets the service account may read."
   value       = sort([for grant in google_secret_manager_secret_iam_member.runtime : grant.secret_id])
 }
+
+output "env" {
+  description = "The plain (non-secret) environment variables of the service."
+  value       = var.env
+}
+
+output "secret_env" {
+  description = "Environment variables read from Secret Manager: name => { secret, version } (references, never values)."
+  value       = var.secret_env
+}
