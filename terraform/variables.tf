@@ -410,6 +410,11 @@ variable "pubsub_max_delivery_attempts" {
   description = "With event_bus = pubsub: deliveries before a message goes to its dead-letter topic (Pub/Sub allows 5 to 100)."
   type        = number
   default     = 100
+
+  validation {
+    condition     = var.pubsub_max_delivery_attempts >= 5 && var.pubsub_max_delivery_attempts <= 100
+    error_message = "pubsub_max_delivery_attempts: 5 to 100 (Pub/Sub's bounds)."
+  }
 }
 
 variable "pubsub_minimum_backoff" {
