@@ -139,6 +139,9 @@ module "pulsar_vm" {
   machine_type            = var.pulsar_machine_type
   image                   = "${module.registry.docker_hub_url}/${var.pulsar_image}"
   pulsar_mem              = var.pulsar_mem
+  namespace               = var.pulsar_namespace
+  retention_minutes       = var.pulsar_retention_minutes
+  retention_size_mb       = var.pulsar_retention_size_mb
   startup_script          = file("${path.root}/../pulsar-vm/startup.sh")
   disk_size_gb            = var.pulsar_disk_size_gb
   snapshot_retention_days = var.pulsar_snapshot_retention_days
@@ -183,7 +186,7 @@ module "functions" {
       # Answer (503) before Cloud Run cuts the request.
       REQUEST_TIMEOUT_MS = tostring(min(30000, (coalesce(try(var.function_overrides[each.key].timeout_seconds, null), var.function_timeout_seconds) - 5) * 1000))
     },
-    local.use_pulsar ? { PULSAR_URL = local.pulsar_url } : {},
+    local.use_pulsar ? { PULSAR_URL = local.pulsar_url, PULSAR_NAMESPACE = var.pulsar_namespace } : {},
     var.function_env,
   )
   secret_env = merge(
@@ -266,6 +269,7 @@ module "bridge" {
     {
       RUST_LOG                = "info,pulsar=warn"
       PULSAR_URL              = local.pulsar_url
+      PULSAR_NAMESPACE        = var.pulsar_namespace
       PUSH_AUTH               = "metadata"
       REGISTER_INFLUENCER_URL = local.function_url["register-influencer"]
       CREATE_CAMPAIGN_URL     = local.function_url["create-campaign"]

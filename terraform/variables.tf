@@ -301,6 +301,29 @@ variable "external_pulsar_token_secret_version" {
   default     = "latest"
 }
 
+variable "pulsar_namespace" {
+  description = "tenant/namespace of the contract's topics (PULSAR_NAMESPACE of the functions and the bridge). The Pulsar VM creates it if missing and gives it the retention policy below; on an external cluster it must exist."
+  type        = string
+  default     = "public/default"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.pulsar_namespace))
+    error_message = "pulsar_namespace: tenant/namespace, e.g. public/default or alpes/staging."
+  }
+}
+
+variable "pulsar_retention_minutes" {
+  description = "Pulsar VM: namespace retention of acknowledged messages, minutes (7 days; -1: unbounded). Dead letters wait unacknowledged on their dlq subscriptions and are kept regardless, until replayed or dropped."
+  type        = number
+  default     = 10080
+}
+
+variable "pulsar_retention_size_mb" {
+  description = "Pulsar VM: size bound of that retention per topic, MB (-1: unbounded)."
+  type        = number
+  default     = 10240
+}
+
 variable "pulsar_image" {
   description = "Pulsar image on Docker Hub, pinned (pulled through an Artifact Registry cache)."
   type        = string

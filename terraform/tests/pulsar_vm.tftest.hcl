@@ -188,3 +188,16 @@ run "gen2_needs_512mi" {
 
   expect_failures = [var.function_memory]
 }
+
+run "dead_letters_kept_on_the_vm" {
+  command = plan
+
+  assert {
+    condition     = module.bridge[0].env.PULSAR_NAMESPACE == "public/default" && alltrue([for function in module.functions : function.env.PULSAR_NAMESPACE == "public/default"])
+    error_message = "Functions and bridge use the VM's namespace"
+  }
+  assert {
+    condition     = strcontains(file("${path.module}/../pulsar-vm/startup.sh"), "namespaces/$namespace/retention") && strcontains(file("${path.module}/../pulsar-vm/startup.sh"), "ttlDurationDefaultInSeconds=0")
+    error_message = "The VM sets the namespace retention policy and never expires unacknowledged dead letters"
+  }
+}
