@@ -7,7 +7,8 @@
 # arguments: the user's password, the password secret and both DATABASE_URL secrets. A
 # write-only value is sent only when its resource is created or its *_wo_version changes,
 # so all three take the same run's password together: on the first apply, when
-# password_version is raised (rotation), and when the user is replaced (a new instance).
+# password_version is raised (rotation), and when the user is replaced (a new instance:
+# the secret versions are replaced with it).
 # If an apply fails half-way through a rotation, raise password_version once more.
 
 resource "random_id" "instance_suffix" {
@@ -162,10 +163,11 @@ resource "google_secret_manager_secret_version" "password" {
   secret_data_wo         = ephemeral.random_password.app.result
   secret_data_wo_version = var.password_version
 
-  # Written with the user's password, in the same run: a new version whenever the user
-  # is created or changed, before the old one is removed.
+  # Written with the user's password, in the same run: a new version whenever the user is
+  # created or replaced (its id is then unknown until applied; an in-place update of the
+  # user does not trigger this), before the old one is removed.
   lifecycle {
-    replace_triggered_by  = [google_sql_user.app]
+    replace_triggered_by  = [google_sql_user.app.id]
     create_before_destroy = true
   }
 }
@@ -189,10 +191,10 @@ resource "google_secret_manager_secret_version" "database_url" {
   secret_data_wo_version = var.password_version
 
   # As the password secret: a new version with the user's password whenever the user is
-  # created or changed (a new instance, a new private IP included); the services switch
+  # created or replaced (a new instance, a new private IP included); the services switch
   # to it in the same apply, then the old version is removed.
   lifecycle {
-    replace_triggered_by  = [google_sql_user.app]
+    replace_triggered_by  = [google_sql_user.app.id]
     create_before_destroy = true
   }
 
