@@ -95,6 +95,16 @@ else
   cat "$LOG_DIR/terraform-test.log"
   failed+=("terraform test")
 fi
+# The example variables file, copied as it is, must plan.
+if ((!tf_failed)); then
+  if (cd "$work/terraform" && terraform test -no-color -filter=tests/example_tfvars.tftest.hcl \
+    -var-file=env/example.tfvars >"$LOG_DIR/terraform-test-example.log" 2>&1); then
+    echo "terraform/env/example.tfvars: plans"
+  else
+    cat "$LOG_DIR/terraform-test-example.log"
+    failed+=("terraform test with env/example.tfvars")
+  fi
+fi
 echo "($((SECONDS - started)) s)"
 
 step "deployer roles and secrets in state"
