@@ -127,5 +127,5 @@ plan: ## terraform plan of a deployment: make plan PROJECT=<id> [REGION=...]
 destroy: ## Delete a deployment, data included (asks first): make destroy PROJECT=<id> [REGION=...]
 	@$(DEPLOY_ENV) scripts/deploy.sh destroy
 
-check-infra: ## terraform fmt, checkov, shellcheck and cloudbuild.yaml checks (offline after the first run)
+check-infra: ## terraform fmt, validate and test (provider mirror ../shared/terraform-providers), deployer roles, checkov, shellcheck, cloudbuild.yaml
 	@scripts/check-infra.sh

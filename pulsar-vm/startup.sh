@@ -10,6 +10,13 @@
 #   pulsar-image   image to run            (default apachepulsar/pulsar:4.0.7)
 #   pulsar-mem     PULSAR_MEM JVM settings  (default -Xms2g -Xmx2g -XX:MaxDirectMemorySize=2g)
 #   pulsar-config  extra broker settings, one key=value a line (standalone.conf keys)
+#   pulsar-namespace           tenant/namespace of the topics  (default public/default)
+#   pulsar-retention-minutes   namespace retention of acknowledged messages (default 10080, 7 days)
+#   pulsar-retention-size-mb   ... and its size bound per topic          (default 10240)
+# Dead letters: the bridge keeps a durable subscription named `dlq` on each
+# <topic>-<subscription>-DLQ topic, so they are unacknowledged backlog, which the broker
+# keeps whatever the retention (no message TTL, no backlog quota, subscriptions never
+# expire: set below) until they are replayed or dropped (make dlq, make dlq-replay).
 # The data disk is the one attached with device name "pulsar-data".
 set -euo pipefail
 
@@ -55,6 +62,15 @@ image=${image:-apachepulsar/pulsar:4.0.7}
 pulsar_mem=$(attribute pulsar-mem)
 pulsar_mem=${pulsar_mem:-"-Xms2g -Xmx2g -XX:MaxDirectMemorySize=2g"}
 extra_config=$(attribute pulsar-config)
+namespace=$(attribute pulsar-namespace)
+namespace=${namespace:-public/default}
+retention_minutes=$(attribute pulsar-retention-minutes)
+retention_minutes=${retention_minutes:-10080}
+retention_size_mb=$(attribute pulsar-retention-size-mb)
+retention_size_mb=${retention_size_mb:-10240}
+[[ $namespace =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]] || die "pulsar-namespace: not tenant/namespace: $namespace"
+[[ $retention_minutes =~ ^-?[0-9]+$ && $retention_size_mb =~ ^-?[0-9]+$ ]] ||
+  die "pulsar-retention-minutes / pulsar-retention-size-mb: integers (-1: unbounded)"
 
 address=""
 read_address() { address=$(metadata instance/network-interfaces/0/ip); }
@@ -115,10 +131,17 @@ settings=(
   "webSocketServiceEnabled=false"
   "transactionCoordinatorEnabled=false"
   "subscriptionRedeliveryTrackerEnabled=true"
-  # Messages stay 7 days (10 GB per topic) after acknowledgement, and dead-letter topics,
-  # which nobody subscribes to, keep what is published to them.
-  "defaultRetentionTimeInMinutes=10080"
-  "defaultRetentionSizeInMB=10240"
+  # Messages stay 7 days (10 GB per topic) after acknowledgement (the namespace policy
+  # below sets the same on the deployment's namespace).
+  "defaultRetentionTimeInMinutes=$retention_minutes"
+  "defaultRetentionSizeInMB=$retention_size_mb"
+  # Unacknowledged messages (the dead letters on their `dlq` subscriptions, events waiting
+  # for a function that is down) are never expired, evicted or dropped with an idle
+  # subscription: these are Pulsar's defaults, pinned here.
+  "ttlDurationDefaultInSeconds=0"
+  "backlogQuotaDefaultLimitBytes=-1"
+  "backlogQuotaDefaultLimitSecond=-1"
+  "subscriptionExpirationTimeMinutes=0"
 )
 while IFS= read -r line; do
   [[ -z $line || $line == \#* ]] && continue
@@ -148,9 +171,27 @@ log "container $CONTAINER started"
 namespace_ready() {
   curl -fsS --max-time 5 http://127.0.0.1:8080/admin/v2/namespaces/public 2>/dev/null | grep -q 'public/default'
 }
-if retry_for 300 namespace_ready; then
-  log "Pulsar is ready: pulsar://$address:6650 (admin http://$address:8080)"
-else
+if ! retry_for 300 namespace_ready; then
   log "Pulsar did not answer within 300 s; see: docker logs $CONTAINER"
   exit 1
 fi
+
+# --- Namespace and its retention policy ------------------------------------------------
+admin() {
+  local method=$1 path=$2 body=${3:-}
+  local status
+  status=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -X "$method" \
+    -H 'Content-Type: application/json' ${body:+--data "$body"} "http://127.0.0.1:8080/admin/v2/$path") || return 1
+  # 409: the tenant or namespace exists already.
+  [[ $status == 2?? || $status == 409 ]]
+}
+tenant=${namespace%%/*}
+if [[ $namespace != public/default ]]; then
+  retry_for 60 admin PUT "tenants/$tenant" '{"allowedClusters":["standalone"]}' || die "cannot create the tenant $tenant"
+  retry_for 60 admin PUT "namespaces/$namespace" || die "cannot create the namespace $namespace"
+fi
+retry_for 60 admin POST "namespaces/$namespace/retention" \
+  "{\"retentionTimeInMinutes\":$retention_minutes,\"retentionSizeInMB\":$retention_size_mb}" ||
+  die "cannot set the retention policy of $namespace"
+log "namespace $namespace: retention $retention_minutes min / $retention_size_mb MB after acknowledgement; unacknowledged messages (dead letters on their dlq subscriptions) are kept until acknowledged"
+log "Pulsar is ready: pulsar://$address:6650 (admin http://$address:8080)"

@@ -24,10 +24,13 @@ locals {
   image_base = var.image_repository != "" ? var.image_repository : module.registry.repository_url
   image      = { for name in concat(keys(local.functions), ["pulsar-bridge", "migrate"]) : name => "${local.image_base}/${name}:${var.image_tag}" }
 
+  # Cloud Run service names carry the prefix (two deployments can share a project).
+  service_name = { for name in concat(keys(local.functions), ["pulsar-bridge"]) : name => "${var.name_prefix}-${name}" }
+
   # Cloud Run's deterministic URL (https://<service>-<project number>.<region>.run.app),
   # known before the service exists: the bridge pushes to it and the functions check it
   # as the token audience (PUSH_AUDIENCE), so neither waits for the other.
-  function_url = { for name, _ in local.functions : name => "https://${name}-${data.google_project.this.number}.${var.region}.run.app" }
+  function_url = { for name, _ in local.functions : name => "https://${local.service_name[name]}-${data.google_project.this.number}.${var.region}.run.app" }
 
   use_pulsar = var.event_bus == "pulsar"
   pulsar_vm  = local.use_pulsar && var.pulsar_mode == "vm"
@@ -98,6 +101,7 @@ module "database" {
   deletion_protection         = var.deletion_protection
   databases                   = local.databases
   user                        = "alpes"
+  password_version            = var.db_password_version
 
   depends_on = [google_project_service.apis]
 }
@@ -114,7 +118,10 @@ module "migrations" {
   image               = local.image["migrate"]
   database_url        = module.database.database_url_secrets[each.key]
   vpc                 = local.vpc
+  max_retries         = var.migration_max_retries
   deletion_protection = false
+
+  iam_propagation_seconds = var.iam_propagation_seconds
 }
 
 module "pulsar_vm" {
@@ -132,6 +139,9 @@ module "pulsar_vm" {
   machine_type            = var.pulsar_machine_type
   image                   = "${module.registry.docker_hub_url}/${var.pulsar_image}"
   pulsar_mem              = var.pulsar_mem
+  namespace               = var.pulsar_namespace
+  retention_minutes       = var.pulsar_retention_minutes
+  retention_size_mb       = var.pulsar_retention_size_mb
   startup_script          = file("${path.root}/../pulsar-vm/startup.sh")
   disk_size_gb            = var.pulsar_disk_size_gb
   snapshot_retention_days = var.pulsar_snapshot_retention_days
@@ -161,6 +171,9 @@ module "functions" {
   cpu             = coalesce(try(var.function_overrides[each.key].cpu, null), var.function_cpu)
   memory          = coalesce(try(var.function_overrides[each.key].memory, null), var.function_memory)
 
+  execution_environment   = coalesce(try(var.function_overrides[each.key].execution_environment, null), var.function_execution_environment)
+  iam_propagation_seconds = var.iam_propagation_seconds
+
   env = merge(
     {
       RUST_LOG                 = var.rust_log
@@ -173,7 +186,7 @@ module "functions" {
       # Answer (503) before Cloud Run cuts the request.
       REQUEST_TIMEOUT_MS = tostring(min(30000, (coalesce(try(var.function_overrides[each.key].timeout_seconds, null), var.function_timeout_seconds) - 5) * 1000))
     },
-    local.use_pulsar ? { PULSAR_URL = local.pulsar_url } : {},
+    local.use_pulsar ? { PULSAR_URL = local.pulsar_url, PULSAR_NAMESPACE = var.pulsar_namespace } : {},
     var.function_env,
   )
   secret_env = merge(
@@ -201,7 +214,7 @@ resource "google_cloud_scheduler_job" "outbox_relay" {
 
   project          = var.project_id
   region           = var.region
-  name             = "${var.name_prefix}${each.key}-outbox-relay"
+  name             = "${local.service_name[each.key]}-outbox-relay"
   description      = "Publishes what the outbox of ${each.key} still holds"
   schedule         = var.outbox_relay_schedule
   time_zone        = "Etc/UTC"
@@ -249,17 +262,26 @@ module "bridge" {
   cpu             = "1"
   memory          = var.bridge_memory
 
+  execution_environment   = var.bridge_execution_environment
+  iam_propagation_seconds = var.iam_propagation_seconds
+
   env = merge(
     {
-      RUST_LOG                 = "info,pulsar=warn"
-      PULSAR_URL               = local.pulsar_url
-      PUSH_AUTH                = "metadata"
-      REGISTER_INFLUENCER_URL  = local.function_url["register-influencer"]
-      CREATE_CAMPAIGN_URL      = local.function_url["create-campaign"]
-      SEND_CONTRACT_URL        = local.function_url["send-contract"]
-      GENERATE_REPORT_URL      = local.function_url["generate-report"]
-      COMPENSATE_REPORT_URL    = local.function_url["compensate-report"]
+      RUST_LOG                = "info,pulsar=warn"
+      PULSAR_URL              = local.pulsar_url
+      PULSAR_NAMESPACE        = var.pulsar_namespace
+      PUSH_AUTH               = "metadata"
+      REGISTER_INFLUENCER_URL = local.function_url["register-influencer"]
+      CREATE_CAMPAIGN_URL     = local.function_url["create-campaign"]
+      SEND_CONTRACT_URL       = local.function_url["send-contract"]
+      GENERATE_REPORT_URL     = local.function_url["generate-report"]
+      COMPENSATE_REPORT_URL   = local.function_url["compensate-report"]
+      # Retry policy (SPEC section 6): exponential backoff with jitter between the two
+      # bounds; dead-lettered after the attempts or the budget, whichever comes first.
+      BRIDGE_MIN_BACKOFF_MS    = tostring(var.bridge_min_backoff_ms)
+      BRIDGE_MAX_BACKOFF_MS    = tostring(var.bridge_max_backoff_ms)
       BRIDGE_MAX_ATTEMPTS      = tostring(var.bridge_max_attempts)
+      BRIDGE_RETRY_BUDGET      = var.bridge_retry_budget
       BRIDGE_SHUTDOWN_GRACE_MS = "6000"
     },
     var.bridge_env,
@@ -287,11 +309,14 @@ module "pubsub" {
   count  = local.use_pulsar ? 0 : 1
 
   project_id                 = var.project_id
+  name_prefix                = var.name_prefix
   labels                     = local.labels
   topics                     = local.topics
   push_service_account_email = google_service_account.pubsub_push[0].email
   push_service_account_id    = google_service_account.pubsub_push[0].name
   max_delivery_attempts      = var.pubsub_max_delivery_attempts
+  minimum_backoff            = var.pubsub_minimum_backoff
+  maximum_backoff            = var.pubsub_maximum_backoff
   routes = flatten([
     for name, function in local.functions : [
       for topic in function.consumes : { topic = topic, subscription = name, url = local.function_url[name] }
@@ -305,6 +330,28 @@ module "pubsub" {
       }
     }
   ]...)
+
+  depends_on = [google_project_service.apis]
+}
+
+module "monitoring" {
+  source = "./modules/monitoring"
+
+  project_id            = var.project_id
+  name_prefix           = var.name_prefix
+  labels                = local.labels
+  event_bus             = var.event_bus
+  bridge_service        = local.service_name["pulsar-bridge"]
+  pulsar_vm             = local.pulsar_vm
+  pulsar_vm_name        = local.pulsar_vm ? module.pulsar_vm[0].instance_name : ""
+  database_id           = "${var.project_id}:${module.database.instance_name}"
+  notification_channels = var.alert_notification_channels
+  alert_email           = var.alert_email
+
+  error_ratio_threshold           = var.alert_error_ratio
+  outbox_relay_failures_threshold = var.alert_outbox_relay_failures
+  db_cpu_threshold                = var.alert_db_cpu
+  db_connections_threshold        = var.alert_db_connections
 
   depends_on = [google_project_service.apis]
 }

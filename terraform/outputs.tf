@@ -73,3 +73,31 @@ output "region" {
   description = "The deployment's region."
   value       = var.region
 }
+
+output "services" {
+  description = "Cloud Run service name of each function and of the bridge (<prefix>-<name>)."
+  value = merge(
+    { for name, function in module.functions : name => function.name },
+    local.use_pulsar ? { pulsar-bridge = module.bridge[0].name } : {},
+  )
+}
+
+output "outbox_relay_jobs" {
+  description = "Cloud Scheduler job of each function's outbox relay (<prefix>-<function>-outbox-relay)."
+  value       = { for name, job in google_cloud_scheduler_job.outbox_relay : name => job.name }
+}
+
+output "pubsub_dead_letter_subscriptions" {
+  description = "With Pub/Sub: the pull subscription keeping each push subscription's dead letters (null with Pulsar: dead letters are on <topic>-<subscription>-DLQ, subscription dlq)."
+  value       = local.use_pulsar ? null : module.pubsub[0].dead_letter_subscriptions
+}
+
+output "alert_policies" {
+  description = "The Cloud Monitoring alert policies of the deployment."
+  value       = module.monitoring.alert_policies
+}
+
+output "dashboard" {
+  description = "The Cloud Monitoring dashboard (console: Monitoring > Dashboards)."
+  value       = module.monitoring.dashboard
+}

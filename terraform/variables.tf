@@ -174,20 +174,39 @@ variable "function_cpu" {
 }
 
 variable "function_memory" {
-  description = "Memory limit of each function instance (idle RSS is about 13 MiB)."
+  description = "Memory limit of each function instance (idle RSS is about 13 MiB). The second-generation execution environment needs at least 512Mi; 128Mi to 256Mi need function_execution_environment = EXECUTION_ENVIRONMENT_GEN1."
   type        = string
-  default     = "256Mi"
+  default     = "512Mi"
+
+  validation {
+    condition     = can(regex("^[0-9]+(Mi|Gi)$", var.function_memory))
+    error_message = "function_memory: a number of Mi or Gi, e.g. 512Mi."
+  }
+  validation {
+    # Cloud Run: the second generation needs 512 MiB or more.
+    condition = var.function_execution_environment != "EXECUTION_ENVIRONMENT_GEN2" || !can(regex("^[0-9]+(Mi|Gi)$", var.function_memory)) || (
+      endswith(var.function_memory, "Gi") ? tonumber(trimsuffix(var.function_memory, "Gi")) * 1024 >= 512 : tonumber(trimsuffix(var.function_memory, "Mi")) >= 512
+    )
+    error_message = "function_memory: the second-generation execution environment (function_execution_environment) needs at least 512Mi; set function_execution_environment = \"EXECUTION_ENVIRONMENT_GEN1\" for less."
+  }
+}
+
+variable "function_execution_environment" {
+  description = "Cloud Run execution environment of the functions: EXECUTION_ENVIRONMENT_GEN2 (memory at least 512Mi) or EXECUTION_ENVIRONMENT_GEN1 (faster cold start, from 128Mi)."
+  type        = string
+  default     = "EXECUTION_ENVIRONMENT_GEN2"
 }
 
 variable "function_overrides" {
   description = "Per-function settings overriding the function_* defaults, keyed by function name, e.g. { generate-report = { max_instances = 8 } }."
   type = map(object({
-    min_instances   = optional(number)
-    max_instances   = optional(number)
-    concurrency     = optional(number)
-    timeout_seconds = optional(number)
-    cpu             = optional(string)
-    memory          = optional(string)
+    min_instances         = optional(number)
+    max_instances         = optional(number)
+    concurrency           = optional(number)
+    timeout_seconds       = optional(number)
+    cpu                   = optional(string)
+    memory                = optional(string)
+    execution_environment = optional(string)
   }))
   default = {}
 }
@@ -217,9 +236,14 @@ variable "allow_unauthenticated_api" {
 }
 
 variable "api_invokers" {
-  description = "Members allowed to call the functions' HTTP API when it is not public, e.g. [\"group:api-clients@example.com\", \"serviceAccount:gateway@p.iam.gserviceaccount.com\"]."
+  description = "Members allowed to call the functions' HTTP API when it is not public, e.g. [\"group:api-clients@your-domain.com\", \"serviceAccount:gateway@p.iam.gserviceaccount.com\"]."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = alltrue([for member in var.api_invokers : can(regex("^(user|group|serviceAccount|domain|principal|principalSet):", member)) && !strcontains(member, "example.com")])
+    error_message = "api_invokers: IAM members such as group:<group>@<your domain> (a placeholder at example.com does not exist and fails the IAM grant)."
+  }
 }
 
 variable "rust_log" {
@@ -277,6 +301,29 @@ variable "external_pulsar_token_secret_version" {
   default     = "latest"
 }
 
+variable "pulsar_namespace" {
+  description = "tenant/namespace of the contract's topics (PULSAR_NAMESPACE of the functions and the bridge). The Pulsar VM creates it if missing and gives it the retention policy below; on an external cluster it must exist."
+  type        = string
+  default     = "public/default"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.pulsar_namespace))
+    error_message = "pulsar_namespace: tenant/namespace, e.g. public/default or alpes/staging."
+  }
+}
+
+variable "pulsar_retention_minutes" {
+  description = "Pulsar VM: namespace retention of acknowledged messages, minutes (7 days; -1: unbounded). Dead letters wait unacknowledged on their dlq subscriptions and are kept regardless, until replayed or dropped."
+  type        = number
+  default     = 10080
+}
+
+variable "pulsar_retention_size_mb" {
+  description = "Pulsar VM: size bound of that retention per topic, MB (-1: unbounded)."
+  type        = number
+  default     = 10240
+}
+
 variable "pulsar_image" {
   description = "Pulsar image on Docker Hub, pinned (pulled through an Artifact Registry cache)."
   type        = string
@@ -331,15 +378,49 @@ variable "bridge_max_instances" {
 }
 
 variable "bridge_memory" {
-  description = "Memory limit of a bridge instance."
+  description = "Memory limit of a bridge instance (at least 512Mi on the second-generation execution environment)."
   type        = string
   default     = "512Mi"
 }
 
-variable "bridge_max_attempts" {
-  description = "Push attempts before a message is dead-lettered (BRIDGE_MAX_ATTEMPTS; 10 is about 4 minutes of retries)."
+variable "bridge_execution_environment" {
+  description = "Cloud Run execution environment of the bridge (EXECUTION_ENVIRONMENT_GEN2 or EXECUTION_ENVIRONMENT_GEN1)."
+  type        = string
+  default     = "EXECUTION_ENVIRONMENT_GEN2"
+}
+
+variable "bridge_min_backoff_ms" {
+  description = "First retry delay of a failed push (BRIDGE_MIN_BACKOFF_MS); later ones double, with jitter."
   type        = number
-  default     = 10
+  default     = 1000
+}
+
+variable "bridge_max_backoff_ms" {
+  description = "Longest retry delay of a failed push (BRIDGE_MAX_BACKOFF_MS)."
+  type        = number
+  default     = 60000
+
+  validation {
+    condition     = var.bridge_max_backoff_ms >= var.bridge_min_backoff_ms
+    error_message = "bridge_max_backoff_ms: at least bridge_min_backoff_ms."
+  }
+}
+
+variable "bridge_max_attempts" {
+  description = "Push attempts before a message is dead-lettered (BRIDGE_MAX_ATTEMPTS; with the default backoff 100 attempts is about 1.5 hours), unless bridge_retry_budget runs out first."
+  type        = number
+  default     = 100
+}
+
+variable "bridge_retry_budget" {
+  description = "Time since a message's first failed push after which it is dead-lettered (BRIDGE_RETRY_BUDGET, e.g. 24h, 90m), unless bridge_max_attempts comes first."
+  type        = string
+  default     = "24h"
+
+  validation {
+    condition     = can(regex("^[0-9]+(ms|s|m|h|d)$", var.bridge_retry_budget))
+    error_message = "bridge_retry_budget: a number and a unit (ms, s, m, h, d), e.g. 24h."
+  }
 }
 
 variable "bridge_env" {
@@ -349,7 +430,96 @@ variable "bridge_env" {
 }
 
 variable "pubsub_max_delivery_attempts" {
-  description = "With event_bus = pubsub: deliveries before a message goes to its dead-letter topic."
+  description = "With event_bus = pubsub: deliveries before a message goes to its dead-letter topic (Pub/Sub allows 5 to 100)."
   type        = number
-  default     = 10
+  default     = 100
+
+  validation {
+    condition     = var.pubsub_max_delivery_attempts >= 5 && var.pubsub_max_delivery_attempts <= 100
+    error_message = "pubsub_max_delivery_attempts: 5 to 100 (Pub/Sub's bounds)."
+  }
+}
+
+variable "pubsub_minimum_backoff" {
+  description = "With event_bus = pubsub: first redelivery delay of a failed push (retry policy)."
+  type        = string
+  default     = "10s"
+}
+
+variable "pubsub_maximum_backoff" {
+  description = "With event_bus = pubsub: longest redelivery delay of a failed push (retry policy, at most 600s)."
+  type        = string
+  default     = "600s"
+}
+
+# ---------------------------------------------------------------------------
+# Secrets, IAM propagation, migrations
+# ---------------------------------------------------------------------------
+
+variable "db_password_version" {
+  description = "Version of the generated database password: raise it by one to rotate the password (stored in Secret Manager, set on the user, written into both DATABASE_URL secrets; the services read the new version at their next deployment). The password never enters the Terraform state."
+  type        = number
+  default     = 1
+}
+
+variable "iam_propagation_seconds" {
+  description = "Bounded wait between granting a service account access to its secrets and starting the Cloud Run service or job that uses them (IAM changes take up to minutes to apply). Runs only when the grants change."
+  type        = number
+  default     = 60
+}
+
+variable "migration_max_retries" {
+  description = "Retries of a failed migration task: each new instance waits up to 30 s to connect and Direct VPC egress can take a minute or more to connect at start."
+  type        = number
+  default     = 4
+}
+
+# ---------------------------------------------------------------------------
+# Monitoring
+# ---------------------------------------------------------------------------
+
+variable "alert_notification_channels" {
+  description = "Cloud Monitoring notification channel ids every alert goes to (projects/<project>/notificationChannels/<id>: gcloud beta monitoring channels list). Empty: incidents are only shown in the console."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for channel in var.alert_notification_channels : can(regex("^projects/[^/]+/notificationChannels/[^/]+$", channel))])
+    error_message = "alert_notification_channels: ids of the form projects/<project>/notificationChannels/<id>."
+  }
+}
+
+variable "alert_email" {
+  description = "An e-mail address to create a notification channel for (in addition to alert_notification_channels). Empty: none."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.alert_email == "" || (can(regex("^[^@ ]+@[^@ ]+\\.[^@ ]+$", var.alert_email)) && !strcontains(var.alert_email, "example.com"))
+    error_message = "alert_email: an e-mail address that exists (not a placeholder at example.com)."
+  }
+}
+
+variable "alert_error_ratio" {
+  description = "Share (0-1) of a function's requests answered 5xx over 5 minutes that raises an alert."
+  type        = number
+  default     = 0.05
+}
+
+variable "alert_outbox_relay_failures" {
+  description = "Failed scheduled outbox relays of one function in 15 minutes that raise an alert (runs every minute: its oldest event waits at least that many minutes)."
+  type        = number
+  default     = 5
+}
+
+variable "alert_db_cpu" {
+  description = "Cloud SQL CPU utilization (0-1) over 10 minutes that raises an alert."
+  type        = number
+  default     = 0.8
+}
+
+variable "alert_db_connections" {
+  description = "PostgreSQL connections over 5 minutes that raise an alert (max_connections is 100 on db-custom-1-3840)."
+  type        = number
+  default     = 80
 }

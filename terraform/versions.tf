@@ -1,15 +1,15 @@
 terraform {
-  # Cross-variable validation needs 1.9.
-  required_version = ">= 1.9"
+  # Write-only arguments and ephemeral resources (no secret in state) need 1.11.
+  required_version = ">= 1.11"
 
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.0, < 8.0"
+      version = ">= 7.0, < 8.0"
     }
     random = {
       source  = "hashicorp/random"
-      version = "~> 3.6"
+      version = "~> 3.7"
     }
   }
 

@@ -1,13 +1,22 @@
 # Cloud SQL for PostgreSQL 15, private IP only, TLS required; the application user's
 # password is generated here and kept in Secret Manager, and so is each database's
 # DATABASE_URL (what the functions and the migration jobs read).
+#
+# No secret value enters the Terraform state or plan: the password is an ephemeral value
+# (generated anew at every run, never stored by Terraform) passed only to write-only
+# arguments: the user's password, the password secret and both DATABASE_URL secrets. A
+# write-only value is sent only when its resource is created or its *_wo_version changes,
+# so all three take the same run's password together: on the first apply, when
+# password_version is raised (rotation), and when the user is replaced (a new instance:
+# the secret versions are replaced with it).
+# If an apply fails half-way through a rotation, raise password_version once more.
 
 resource "random_id" "instance_suffix" {
   # Cloud SQL keeps a deleted instance's name reserved for about a week.
   byte_length = 2
 }
 
-resource "random_password" "app" {
+ephemeral "random_password" "app" {
   length = 32
   # Letters and digits only: the password goes into a URL unescaped.
   special = false
@@ -131,10 +140,11 @@ resource "google_sql_database" "databases" {
 }
 
 resource "google_sql_user" "app" {
-  project  = var.project_id
-  instance = google_sql_database_instance.postgres.name
-  name     = var.user
-  password = random_password.app.result
+  project             = var.project_id
+  instance            = google_sql_database_instance.postgres.name
+  name                = var.user
+  password_wo         = ephemeral.random_password.app.result
+  password_wo_version = var.password_version
   # PostgreSQL refuses to drop a role that owns objects; the instance's deletion removes it.
   deletion_policy = "ABANDON"
 }
@@ -149,8 +159,17 @@ resource "google_secret_manager_secret" "password" {
 }
 
 resource "google_secret_manager_secret_version" "password" {
-  secret      = google_secret_manager_secret.password.id
-  secret_data = random_password.app.result
+  secret                 = google_secret_manager_secret.password.id
+  secret_data_wo         = ephemeral.random_password.app.result
+  secret_data_wo_version = var.password_version
+
+  # Written with the user's password, in the same run: a new version whenever the user is
+  # created or replaced (its id is then unknown until applied; an in-place update of the
+  # user does not trigger this), before the old one is removed.
+  lifecycle {
+    replace_triggered_by  = [google_sql_user.app.id]
+    create_before_destroy = true
+  }
 }
 
 resource "google_secret_manager_secret" "database_url" {
@@ -167,8 +186,17 @@ resource "google_secret_manager_secret" "database_url" {
 resource "google_secret_manager_secret_version" "database_url" {
   for_each = toset(var.databases)
 
-  secret      = google_secret_manager_secret.database_url[each.key].id
-  secret_data = "postgres://${var.user}:${random_password.app.result}@${google_sql_database_instance.postgres.private_ip_address}:5432/${each.key}?sslmode=require"
+  secret                 = google_secret_manager_secret.database_url[each.key].id
+  secret_data_wo         = "postgres://${var.user}:${ephemeral.random_password.app.result}@${google_sql_database_instance.postgres.private_ip_address}:5432/${each.key}?sslmode=require"
+  secret_data_wo_version = var.password_version
+
+  # As the password secret: a new version with the user's password whenever the user is
+  # created or replaced (a new instance, a new private IP included); the services switch
+  # to it in the same apply, then the old version is removed.
+  lifecycle {
+    replace_triggered_by  = [google_sql_user.app.id]
+    create_before_destroy = true
+  }
 
   depends_on = [google_sql_database.databases, google_sql_user.app]
 }

@@ -82,3 +82,9 @@ variable "database_flags" {
   type        = map(string)
   default     = {}
 }
+
+variable "password_version" {
+  description = "Version of the generated password: raise it to rotate (a new password is generated, stored, set on the user and written into both DATABASE_URL secrets)."
+  type        = number
+  default     = 1
+}

@@ -1,5 +1,6 @@
 # One Cloud Run (v2) service with its own service account: the account reads only the
 # secrets given here, and only the members given here may invoke the service.
+# Service and account are both named <prefix>-<name>.
 
 resource "google_service_account" "runtime" {
   project      = var.project_id
@@ -19,7 +20,7 @@ resource "google_secret_manager_secret_iam_member" "runtime" {
 
 resource "google_cloud_run_v2_service" "service" {
   project             = var.project_id
-  name                = var.name
+  name                = "${var.name_prefix}-${var.name}"
   location            = var.region
   ingress             = var.ingress
   deletion_protection = var.deletion_protection
@@ -27,6 +28,7 @@ resource "google_cloud_run_v2_service" "service" {
 
   template {
     service_account                  = google_service_account.runtime.email
+    execution_environment            = var.execution_environment
     timeout                          = "${var.timeout_seconds}s"
     max_instance_request_concurrency = var.concurrency
     labels                           = var.labels
@@ -111,7 +113,18 @@ resource "google_cloud_run_v2_service" "service" {
     }
   }
 
-  depends_on = [google_secret_manager_secret_iam_member.runtime]
+  depends_on = [terraform_data.iam_propagation]
+}
+
+# IAM grants take effect within seconds, sometimes minutes: a revision started right after
+# its secretAccessor grant can fail with "permission denied on secret". The service is
+# created after this bounded wait, which runs again only when the grants change.
+resource "terraform_data" "iam_propagation" {
+  triggers_replace = [for grant in google_secret_manager_secret_iam_member.runtime : grant.id]
+
+  provisioner "local-exec" {
+    command = length(var.secret_env) > 0 ? "sleep ${var.iam_propagation_seconds}" : "true"
+  }
 }
 
 resource "google_cloud_run_v2_service_iam_member" "invokers" {

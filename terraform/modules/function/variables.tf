@@ -9,7 +9,7 @@ variable "region" {
 }
 
 variable "name_prefix" {
-  description = "Prefix of the service account id (<prefix>-<name>, at most 30 characters)."
+  description = "Prefix of the service name and the service account id (<prefix>-<name>; the account id at most 30 characters)."
   type        = string
 }
 
@@ -87,9 +87,38 @@ variable "cpu" {
 }
 
 variable "memory" {
-  description = "Memory limit, e.g. \"256Mi\"."
+  description = "Memory limit, e.g. \"512Mi\" or \"1Gi\" (the second-generation execution environment needs at least 512Mi)."
   type        = string
-  default     = "256Mi"
+  default     = "512Mi"
+
+  validation {
+    condition     = can(regex("^[0-9]+(Mi|Gi)$", var.memory))
+    error_message = "memory: a number of Mi or Gi, e.g. 512Mi."
+  }
+  validation {
+    # Cloud Run: the second generation needs 512 MiB or more; below it, only the first.
+    condition = var.execution_environment != "EXECUTION_ENVIRONMENT_GEN2" || (
+      endswith(var.memory, "Gi") ? tonumber(trimsuffix(var.memory, "Gi")) * 1024 >= 512 : tonumber(trimsuffix(var.memory, "Mi")) >= 512
+    )
+    error_message = "memory: the second-generation execution environment needs at least 512Mi (set execution_environment = EXECUTION_ENVIRONMENT_GEN1 for less)."
+  }
+}
+
+variable "execution_environment" {
+  description = "EXECUTION_ENVIRONMENT_GEN2 (full Linux, at least 512Mi) or EXECUTION_ENVIRONMENT_GEN1 (faster cold starts, 128Mi to 8Gi)."
+  type        = string
+  default     = "EXECUTION_ENVIRONMENT_GEN2"
+
+  validation {
+    condition     = contains(["EXECUTION_ENVIRONMENT_GEN1", "EXECUTION_ENVIRONMENT_GEN2"], var.execution_environment)
+    error_message = "execution_environment: EXECUTION_ENVIRONMENT_GEN1 or EXECUTION_ENVIRONMENT_GEN2."
+  }
+}
+
+variable "iam_propagation_seconds" {
+  description = "Wait between granting the service account its secrets and creating the service."
+  type        = number
+  default     = 60
 }
 
 variable "cpu_idle" {

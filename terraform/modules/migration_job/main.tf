@@ -31,7 +31,11 @@ resource "google_cloud_run_v2_job" "migrate" {
     template {
       service_account = google_service_account.job.email
       timeout         = "${var.timeout_seconds}s"
-      max_retries     = 1
+      # Direct VPC egress can take a minute or more to connect a new instance (Google's
+      # documented start-up delay), longer than the migrate binary's 30 s connect wait:
+      # a task that could not connect is retried in a fresh instance, so an execution
+      # waits about (1 + max_retries) x 30 s for the database before it fails.
+      max_retries = var.max_retries
 
       vpc_access {
         connector = var.vpc.mode == "connector" ? var.vpc.connector : null
@@ -74,5 +78,15 @@ resource "google_cloud_run_v2_job" "migrate" {
     }
   }
 
-  depends_on = [google_secret_manager_secret_iam_member.database_url]
+  depends_on = [terraform_data.iam_propagation]
+}
+
+# A bounded wait for the secretAccessor grant to take effect before the job can run
+# (see the function module); again only when the grant changes.
+resource "terraform_data" "iam_propagation" {
+  triggers_replace = [google_secret_manager_secret_iam_member.database_url.id]
+
+  provisioner "local-exec" {
+    command = "sleep ${var.iam_propagation_seconds}"
+  }
 }

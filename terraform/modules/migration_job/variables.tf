@@ -60,3 +60,15 @@ variable "deletion_protection" {
   type        = bool
   default     = false
 }
+
+variable "max_retries" {
+  description = "Retries of a failed task (each waits up to 30 s to connect; Direct VPC egress may need a minute or more at start)."
+  type        = number
+  default     = 4
+}
+
+variable "iam_propagation_seconds" {
+  description = "Wait between granting the job's account its secret and creating the job."
+  type        = number
+  default     = 60
+}

@@ -1,7 +1,13 @@
 # Google Pub/Sub instead of Pulsar and the bridge: the contract's topics, one push
 # subscription per (topic, consuming function) to the function's POST /events with an
-# OIDC token, dead-letter topics named like the bridge's (<topic>-<subscription>-DLQ)
-# each kept by a pull subscription, and publish rights for the producing functions.
+# OIDC token and a retry policy (exponential backoff, 10 s to 600 s by default), a
+# dead-letter topic per push subscription named like the bridge's
+# (<prefix>-<topic>-<function>-DLQ) kept by a pull subscription of the same name (7 days),
+# and publish rights for the producing functions.
+#
+# The topics keep the contract's names (the functions publish to
+# projects/<project>/topics/<topic>): one Pub/Sub deployment per project. Subscriptions
+# and dead-letter topics carry name_prefix.
 
 data "google_project" "this" {
   project_id = var.project_id
@@ -10,6 +16,9 @@ data "google_project" "this" {
 locals {
   pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
   routes       = { for route in var.routes : "${route.subscription}-${route.topic}" => route }
+  # Push subscription and dead-letter names of each route.
+  push_name        = { for key, route in local.routes : key => "${var.name_prefix}-${route.subscription}-${route.topic}" }
+  dead_letter_name = { for key, route in local.routes : key => "${var.name_prefix}-${route.topic}-${route.subscription}-DLQ" }
 }
 
 resource "google_pubsub_topic" "topics" {
@@ -27,8 +36,11 @@ resource "google_pubsub_topic" "dead_letters" {
   for_each = local.routes
 
   project = var.project_id
-  name    = "${each.value.topic}-${each.value.subscription}-DLQ"
+  name    = local.dead_letter_name[each.key]
   labels  = var.labels
+  # Dead letters are kept by the subscription below; the topic keeps them as well, so a
+  # subscription recreated later can seek back to them.
+  message_retention_duration = var.dead_letter_retention
 }
 
 # A topic without subscriptions drops what is published to it: this one keeps the dead
@@ -37,10 +49,10 @@ resource "google_pubsub_subscription" "dead_letters" {
   for_each = local.routes
 
   project                    = var.project_id
-  name                       = "${each.value.topic}-${each.value.subscription}-DLQ"
+  name                       = local.dead_letter_name[each.key]
   topic                      = google_pubsub_topic.dead_letters[each.key].id
   labels                     = var.labels
-  message_retention_duration = "604800s"
+  message_retention_duration = var.dead_letter_retention
   retain_acked_messages      = false
   ack_deadline_seconds       = 60
 
@@ -53,7 +65,7 @@ resource "google_pubsub_subscription" "push" {
   for_each = local.routes
 
   project                    = var.project_id
-  name                       = each.key
+  name                       = local.push_name[each.key]
   topic                      = google_pubsub_topic.topics[each.value.topic].id
   labels                     = var.labels
   ack_deadline_seconds       = var.ack_deadline_seconds

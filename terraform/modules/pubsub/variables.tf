@@ -54,20 +54,36 @@ variable "message_retention" {
   default     = "604800s"
 }
 
-variable "minimum_backoff" {
-  description = "First redelivery delay."
+variable "name_prefix" {
+  description = "Prefix of the subscription and dead-letter topic names."
   type        = string
-  default     = "1s"
+}
+
+variable "minimum_backoff" {
+  description = "First redelivery delay (retry policy; Pub/Sub allows 0s to 600s)."
+  type        = string
+  default     = "10s"
 }
 
 variable "maximum_backoff" {
-  description = "Longest redelivery delay."
+  description = "Longest redelivery delay (retry policy; at most 600s)."
   type        = string
-  default     = "60s"
+  default     = "600s"
 }
 
 variable "max_delivery_attempts" {
-  description = "Attempts before a message goes to its dead-letter topic (5 to 100)."
+  description = "Delivery attempts before a message goes to its dead-letter topic (Pub/Sub allows 5 to 100)."
   type        = number
-  default     = 10
+  default     = 100
+
+  validation {
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
+    error_message = "max_delivery_attempts: 5 to 100 (Pub/Sub's bounds)."
+  }
+}
+
+variable "dead_letter_retention" {
+  description = "How long dead letters are kept by their subscription (and topic); at most 7 days (604800s), a subscription's limit."
+  type        = string
+  default     = "604800s"
 }

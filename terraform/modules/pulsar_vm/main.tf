@@ -103,6 +103,9 @@ resource "google_compute_instance" "pulsar" {
     startup-script            = var.startup_script
     pulsar-image              = var.image
     pulsar-mem                = var.pulsar_mem
+    pulsar-namespace          = var.namespace
+    pulsar-retention-minutes  = tostring(var.retention_minutes)
+    pulsar-retention-size-mb  = tostring(var.retention_size_mb)
     block-project-ssh-keys    = "true"
     enable-oslogin            = "TRUE"
     serial-port-enable        = "false"

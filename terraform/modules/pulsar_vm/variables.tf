@@ -108,3 +108,21 @@ variable "deletion_protection" {
   type        = bool
   default     = false
 }
+
+variable "namespace" {
+  description = "tenant/namespace of the contract's topics: created if missing, given the retention policy below."
+  type        = string
+  default     = "public/default"
+}
+
+variable "retention_minutes" {
+  description = "Namespace retention of acknowledged messages, minutes (-1: unbounded). Unacknowledged messages, the dead letters on their dlq subscriptions included, are kept regardless."
+  type        = number
+  default     = 10080
+}
+
+variable "retention_size_mb" {
+  description = "Size bound of that retention per topic, MB (-1: unbounded)."
+  type        = number
+  default     = 10240
+}
