@@ -469,7 +469,7 @@ variable "iam_propagation_seconds" {
 }
 
 variable "migration_max_retries" {
-  description = "Retries of a failed migration task: each new instance waits up to 30 s to connect and Direct VPC egress can take a minute or more to connect at start."
+  description = "Retries of a failed migration task (each task waits up to 180 s for the database: Direct VPC egress can take a minute or more to connect at start)."
   type        = number
   default     = 4
 }

@@ -90,9 +90,18 @@ pub fn pool(settings: &DatabaseSettings, context: Context) -> PgPool {
 /// and the default `"$user", public` would move the bookkeeping into the `alpes` schema
 /// once it exists if the database user is called `alpes`.
 pub async fn migrate(connect: &PgConnectOptions) -> Result<(), StoreError> {
+    migrate_waiting(connect, Duration::from_secs(30)).await
+}
+
+/// [`migrate`], waiting up to `connect_wait` for the database to accept a connection (a
+/// Cloud Run job's Direct VPC egress may take a minute or more to come up).
+pub async fn migrate_waiting(
+    connect: &PgConnectOptions,
+    connect_wait: Duration,
+) -> Result<(), StoreError> {
     let pool = PgPoolOptions::new()
         .max_connections(1)
-        .acquire_timeout(Duration::from_secs(30))
+        .acquire_timeout(connect_wait)
         .connect_with(connect.clone().options([("search_path", "public")]))
         .await?;
     let applied = MIGRATOR

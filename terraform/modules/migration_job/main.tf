@@ -32,9 +32,9 @@ resource "google_cloud_run_v2_job" "migrate" {
       service_account = google_service_account.job.email
       timeout         = "${var.timeout_seconds}s"
       # Direct VPC egress can take a minute or more to connect a new instance (Google's
-      # documented start-up delay), longer than the migrate binary's 30 s connect wait:
-      # a task that could not connect is retried in a fresh instance, so an execution
-      # waits about (1 + max_retries) x 30 s for the database before it fails.
+      # documented start-up delay): the migrate binary waits up to 180 s for its
+      # connection (MIGRATE_CONNECT_TIMEOUT_SECS), and a task that still could not
+      # connect is retried in a fresh instance.
       max_retries = var.max_retries
 
       vpc_access {
