@@ -2,13 +2,16 @@
 //! atomic counters per route need no metrics framework.
 
 use std::{
+    collections::HashMap,
     fmt::Write as _,
     sync::{
-        Arc,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
     },
     time::Duration,
 };
+
+use chrono::{DateTime, Utc};
 
 /// Upper bounds (seconds) of the latency histograms' buckets.
 const BUCKETS: [f64; 16] = [
@@ -81,6 +84,11 @@ pub struct RouteMetrics {
     pub push_duration: Histogram,
     /// From the original publish time to the successful push.
     pub delivery_latency: Histogram,
+    /// Messages of `dlq` on the dead-letter topic not yet replayed or dropped, as the admin
+    /// API last reported it; -1 while unknown.
+    pub dead_letter_backlog: AtomicI64,
+    /// Messages this instance knows to be retrying (identity -> first failure).
+    retrying: Mutex<HashMap<String, DateTime<Utc>>>,
 }
 
 impl RouteMetrics {
@@ -100,7 +108,37 @@ impl RouteMetrics {
             broker_reachable: AtomicBool::new(false),
             push_duration: Histogram::default(),
             delivery_latency: Histogram::default(),
+            dead_letter_backlog: AtomicI64::new(-1),
+            retrying: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Notes that the message `identity` is retrying since `first_failure`.
+    pub fn retrying(&self, identity: &str, first_failure: DateTime<Utc>) {
+        self.retrying
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(identity.to_owned())
+            .or_insert(first_failure);
+    }
+
+    /// Notes that the message `identity` is settled for good (delivered or dead-lettered).
+    pub fn settled(&self, identity: &str) {
+        self.retrying
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(identity);
+    }
+
+    /// Messages known to be retrying, and the age of the oldest one's first failure.
+    pub fn retry_state(&self, now: DateTime<Utc>) -> (usize, Duration) {
+        let retrying = self.retrying.lock().unwrap_or_else(PoisonError::into_inner);
+        let oldest = retrying
+            .values()
+            .min()
+            .and_then(|first| (now - *first).to_std().ok())
+            .unwrap_or_default();
+        (retrying.len(), oldest)
     }
 
     /// Subscribed and the broker answers: what `/ready` requires of every route.
@@ -129,7 +167,7 @@ struct Family {
     value: fn(&RouteMetrics) -> String,
 }
 
-const FAMILIES: [Family; 8] = [
+const FAMILIES: [Family; 11] = [
     Family {
         name: "pulsar_bridge_delivered_total",
         kind: "counter",
@@ -177,6 +215,24 @@ const FAMILIES: [Family; 8] = [
         kind: "gauge",
         help: "1 when the route's consumers are subscribed and the broker answers.",
         value: |m| u8::from(m.is_connected()).to_string(),
+    },
+    Family {
+        name: "pulsar_bridge_dead_letter_backlog",
+        kind: "gauge",
+        help: "Dead letters kept on the route's dead-letter topic (subscription dlq), from the admin API; -1 while unknown.",
+        value: |m| m.dead_letter_backlog.load(Ordering::Relaxed).to_string(),
+    },
+    Family {
+        name: "pulsar_bridge_retrying",
+        kind: "gauge",
+        help: "Messages this instance knows to be waiting for another attempt.",
+        value: |m| m.retry_state(Utc::now()).0.to_string(),
+    },
+    Family {
+        name: "pulsar_bridge_oldest_retry_age_seconds",
+        kind: "gauge",
+        help: "Time since the first failure of the oldest message still retrying (0 when none).",
+        value: |m| format!("{:.3}", m.retry_state(Utc::now()).1.as_secs_f64()),
     },
 ];
 
@@ -237,6 +293,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn oldest_retry_age() {
+        let route = RouteMetrics::new("t/s".into(), "t".into(), "s".into());
+        let now = Utc::now();
+        assert_eq!(route.retry_state(now), (0, Duration::ZERO));
+        route.retrying("a", now - chrono::Duration::seconds(30));
+        route.retrying("b", now - chrono::Duration::seconds(5));
+        // A later failure of the same message keeps its first failure.
+        route.retrying("a", now - chrono::Duration::seconds(1));
+        assert_eq!(route.retry_state(now), (2, Duration::from_secs(30)));
+        route.settled("a");
+        assert_eq!(route.retry_state(now), (1, Duration::from_secs(5)));
+    }
+
+    #[test]
     fn renders_counters_gauges_and_histograms_per_route() {
         let route = Arc::new(RouteMetrics::new(
             "orders/billing".into(),
@@ -261,6 +331,9 @@ mod tests {
             format!("pulsar_bridge_dead_lettered_total{{{labels}}} 0"),
             format!("pulsar_bridge_in_flight{{{labels}}} 3"),
             format!("pulsar_bridge_connected{{{labels}}} 0"),
+            format!("pulsar_bridge_dead_letter_backlog{{{labels}}} -1"),
+            format!("pulsar_bridge_retrying{{{labels}}} 0"),
+            format!("pulsar_bridge_oldest_retry_age_seconds{{{labels}}} 0.000"),
             "# TYPE pulsar_bridge_push_duration_seconds histogram".to_owned(),
             format!("pulsar_bridge_push_duration_seconds_bucket{{{labels},le=\"0.0025\"}} 0"),
             format!("pulsar_bridge_push_duration_seconds_bucket{{{labels},le=\"0.005\"}} 1"),

@@ -37,15 +37,24 @@ pub enum PushFailure {
 
 impl PushFailure {
     /// The wait before the next attempt after the `failed_attempt`-th: the endpoint's
-    /// `Retry-After` when it sent one (at most the maximum backoff), else the backoff.
+    /// `Retry-After` when it sent one (at most the maximum backoff), else the jittered
+    /// backoff.
     pub fn retry_delay(&self, backoff: &Backoff, failed_attempt: u32) -> Duration {
         match self {
             PushFailure::Status {
                 retry_after: Some(wait),
                 ..
             } => (*wait).min(backoff.max),
-            _ => backoff.delay(failed_attempt),
+            _ => backoff.jittered(failed_attempt),
         }
+    }
+}
+
+impl PushFailure {
+    /// The endpoint could not read the envelope (HTTP 400): no later attempt can succeed, so
+    /// the message is dead-lettered at once.
+    pub fn is_undecodable(&self) -> bool {
+        matches!(self, PushFailure::Status { status, .. } if *status == StatusCode::BAD_REQUEST)
     }
 }
 
@@ -236,13 +245,15 @@ mod tests {
             status(Some(Duration::from_secs(3600))).retry_delay(&backoff, 1),
             Duration::from_secs(60)
         );
-        assert_eq!(
-            status(None).retry_delay(&backoff, 3),
-            Duration::from_secs(4)
+        let jittered = status(None).retry_delay(&backoff, 3);
+        assert!(
+            jittered >= Duration::from_secs(2) && jittered <= Duration::from_secs(4),
+            "{jittered:?}"
         );
-        assert_eq!(
-            PushFailure::Timeout(Duration::from_secs(1)).retry_delay(&backoff, 2),
-            Duration::from_secs(2)
+        let jittered = PushFailure::Timeout(Duration::from_secs(1)).retry_delay(&backoff, 2);
+        assert!(
+            jittered >= Duration::from_secs(1) && jittered <= Duration::from_secs(2),
+            "{jittered:?}"
         );
     }
 
