@@ -53,6 +53,14 @@ migrate: ## Apply the migrations to the alpes and reportes databases
 local: tools ## The whole topology as native processes, gateway on :8000 (Ctrl-C stops it)
 	@REPORTES_DATABASE_URL=$(REPORTES_DATABASE_URL) scripts/local.sh
 
+.PHONY: dlq dlq-replay
+DLQ_FILTERS = $(if $(ROUTE),--route '$(ROUTE)') $(if $(EVENT_ID),--event-id '$(EVENT_ID)')
+dlq: ## The bridge's dead letters per route (PULSAR_URL, PULSAR_ADMIN_URL, PULSAR_NAMESPACE): make dlq [ROUTE=<topic>/<subscription>]
+	@$(CARGO) run -q -p pulsar-bridge -- dlq list $(DLQ_FILTERS)
+
+dlq-replay: ## Send dead letters back to their route only: make dlq-replay [ROUTE=<topic>/<subscription>] [EVENT_ID=<id>] [DROP=1 [YES=1]]
+	@$(CARGO) run -q -p pulsar-bridge -- dlq $(if $(filter 1,$(DROP)),drop $(if $(filter 1,$(YES)),--yes),replay) $(DLQ_FILTERS)
+
 check-containers: tools ## Validate docker-compose.yml, the Dockerfile and its build step (no Docker needed)
 	@scripts/check-containers.sh
 

@@ -154,11 +154,12 @@ impl Backoff {
     }
 }
 
-/// A uniform number in `[0, 1)` from the operating system's randomness (through a v4 UUID,
-/// which the workspace already depends on).
+/// A uniform number in `[0, 1)` from the operating system's randomness: the first 48 bits
+/// of a v4 UUID (which the workspace already depends on), all random (the version and
+/// variant bits come later).
 pub fn random_unit() -> f64 {
-    let bits = uuid::Uuid::new_v4().as_u128() as u64 >> 11;
-    bits as f64 / (1u64 << 53) as f64
+    let bits = (uuid::Uuid::new_v4().as_u128() >> 80) as u64;
+    bits as f64 / (1u64 << 48) as f64
 }
 
 /// Parses a retry budget: plain seconds, or a number with a unit suffix `s`, `m`, `h`
