@@ -37,16 +37,21 @@ async fn slow_dead_letters_are_kept_listed_and_replayed_to_their_route_only() {
             register_influencer(&env, &client, &format!("Carta Muerta {index} E2E")).await;
         influencers.push(influencer);
     }
-    eventually(&env, "three dead letters kept on dlq", async || {
-        match dead_letter_backlog(&env, &client, DEAD_LETTERS).await {
+    eventually(
+        &env,
+        "three dead letters kept on dlq",
+        async || match dead_letter_backlog(&env, &client, DEAD_LETTERS).await {
             3 => Ok(()),
             other => Err(format!("{other} dead letters")),
-        }
-    })
+        },
+    )
     .await;
     frozen.resume();
     let dead_lettered_at = Instant::now();
-    if let Err(error) = observer.read_until(FLOW_TIMEOUT, |seen| seen.len() >= 3).await {
+    if let Err(error) = observer
+        .read_until(FLOW_TIMEOUT, |seen| seen.len() >= 3)
+        .await
+    {
         env.fail(error);
     }
     let event_ids: Vec<String> = observer
@@ -85,7 +90,9 @@ async fn slow_dead_letters_are_kept_listed_and_replayed_to_their_route_only() {
             break;
         }
         if Instant::now() > deadline {
-            env.fail(format!("pulsar_bridge_dead_letter_backlog is {backlog}, expected 3"));
+            env.fail(format!(
+                "pulsar_bridge_dead_letter_backlog is {backlog}, expected 3"
+            ));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -118,7 +125,11 @@ async fn slow_dead_letters_are_kept_listed_and_replayed_to_their_route_only() {
 
     // make dlq-replay ROUTE=... EVENT_ID=...: that one only.
     let replay_started = Instant::now();
-    let one = dlq_command(&env, &["replay", "--route", ROUTE, "--event-id", &event_ids[0]]).await;
+    let one = dlq_command(
+        &env,
+        &["replay", "--route", ROUTE, "--event-id", &event_ids[0]],
+    )
+    .await;
     assert!(one.lines().any(|line| line == "replayed 1"), "{one}");
     assert_eq!(dead_letter_backlog(&env, &client, DEAD_LETTERS).await, 2);
     // make dlq-replay: the rest.
@@ -140,7 +151,10 @@ async fn slow_dead_letters_are_kept_listed_and_replayed_to_their_route_only() {
     let again = dlq_command(&env, &["replay"]).await;
     assert!(again.lines().any(|line| line == "replayed 0"), "{again}");
     let listing = dlq_command(&env, &["list"]).await;
-    assert!(listing.lines().any(|line| line == "no dead letters"), "{listing}");
+    assert!(
+        listing.lines().any(|line| line == "no dead letters"),
+        "{listing}"
+    );
 
     wait_settled(&env, &client, &ROUTES).await;
     // Exactly once, and the topic's other subscriber got no copy.
@@ -148,7 +162,11 @@ async fn slow_dead_letters_are_kept_listed_and_replayed_to_their_route_only() {
         the_one_campaign_of(&env, &client, &influencer.id).await;
     }
     let _ = observer.read_until(Duration::from_secs(3), |_| false).await;
-    assert_eq!(observer.seen.len(), 3, "the replays reached only their route");
+    assert_eq!(
+        observer.seen.len(),
+        3,
+        "the replays reached only their route"
+    );
     observer.close().await;
     eprintln!("test took {:?}", started.elapsed());
 }

@@ -45,13 +45,22 @@ async fn slow_a_function_down_for_three_minutes_loses_nothing_with_the_default_p
     }
     tokio::time::sleep(OUTAGE.saturating_sub(frozen_at.elapsed())).await;
     let failed = bridge_metric(&env, &client, "pulsar_bridge_failed_attempts_total", route).await;
-    assert!(failed >= 5.0, "the bridge kept trying: {failed} failed attempts");
+    assert!(
+        failed >= 5.0,
+        "the bridge kept trying: {failed} failed attempts"
+    );
     assert_eq!(
         bridge_metric(&env, &client, "pulsar_bridge_dead_lettered_total", route).await,
         0.0,
         "nothing dead-lettered during the outage"
     );
-    let retrying = bridge_metric(&env, &client, "pulsar_bridge_oldest_retry_age_seconds", route).await;
+    let retrying = bridge_metric(
+        &env,
+        &client,
+        "pulsar_bridge_oldest_retry_age_seconds",
+        route,
+    )
+    .await;
     assert!(
         retrying >= 60.0,
         "the oldest retry is as old as the outage: {retrying} s"
@@ -108,7 +117,13 @@ async fn slow_a_function_down_for_three_minutes_loses_nothing_with_the_default_p
         0.0
     );
     assert_eq!(
-        bridge_metric(&env, &client, "pulsar_bridge_oldest_retry_age_seconds", route).await,
+        bridge_metric(
+            &env,
+            &client,
+            "pulsar_bridge_oldest_retry_age_seconds",
+            route
+        )
+        .await,
         0.0,
         "nothing left retrying"
     );

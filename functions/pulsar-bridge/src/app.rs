@@ -283,7 +283,9 @@ async fn watch_dead_letters(
                     -1
                 }
             };
-            metrics.dead_letter_backlog.store(backlog, Ordering::Relaxed);
+            metrics
+                .dead_letter_backlog
+                .store(backlog, Ordering::Relaxed);
         }
         tokio::select! {
             () = tokio::time::sleep(DEAD_LETTER_POLL) => {}

@@ -1053,13 +1053,28 @@ mod tests {
                 assert!(wait >= low && wait <= high, "{attempt}: {wait:?}");
             }
         }
-        assert_eq!(backoff.bounds(1), (Duration::from_secs(1), Duration::from_secs(1)));
-        assert_eq!(backoff.bounds(3), (Duration::from_secs(2), Duration::from_secs(4)));
-        assert_eq!(backoff.bounds(50), (Duration::from_secs(30), Duration::from_secs(60)));
+        assert_eq!(
+            backoff.bounds(1),
+            (Duration::from_secs(1), Duration::from_secs(1))
+        );
+        assert_eq!(
+            backoff.bounds(3),
+            (Duration::from_secs(2), Duration::from_secs(4))
+        );
+        assert_eq!(
+            backoff.bounds(50),
+            (Duration::from_secs(30), Duration::from_secs(60))
+        );
         // The draws spread over the range (not all at one end).
         let draws: Vec<Duration> = (0..400).map(|_| backoff.jittered(10)).collect();
-        let below = draws.iter().filter(|wait| **wait < Duration::from_secs(45)).count();
-        assert!((100..=300).contains(&below), "{below} of 400 below the middle");
+        let below = draws
+            .iter()
+            .filter(|wait| **wait < Duration::from_secs(45))
+            .count();
+        assert!(
+            (100..=300).contains(&below),
+            "{below} of 400 below the middle"
+        );
         for _ in 0..1000 {
             let unit = random_unit();
             assert!((0.0..1.0).contains(&unit));
@@ -1088,7 +1103,11 @@ mod tests {
         assert_eq!(route.retry_budget, Duration::from_secs(5400));
         assert_eq!(config.admin_url.as_deref(), Some("http://127.0.0.1:8080"));
         for (raw, seconds) in [("24h", 86_400), ("3600", 3600), ("30s", 30), ("2m", 120)] {
-            assert_eq!(parse_budget(raw), Some(Duration::from_secs(seconds)), "{raw}");
+            assert_eq!(
+                parse_budget(raw),
+                Some(Duration::from_secs(seconds)),
+                "{raw}"
+            );
         }
         for raw in ["", "0", "h", "1d", "-5m", "x"] {
             assert_eq!(parse_budget(raw), None, "{raw}");

@@ -93,9 +93,11 @@ impl Admin {
     pub async fn dead_letter_backlog(&self, topic: &str) -> Result<u64, String> {
         let path = topic.replacen("://", "/", 1);
         match self.get(&format!("{path}/stats")).await {
-            Ok(stats) => Ok(stats["subscriptions"][DEAD_LETTER_SUBSCRIPTION]["msgBacklog"]
-                .as_u64()
-                .unwrap_or(0)),
+            Ok(stats) => Ok(
+                stats["subscriptions"][DEAD_LETTER_SUBSCRIPTION]["msgBacklog"]
+                    .as_u64()
+                    .unwrap_or(0),
+            ),
             Err(error) if error.contains("404") => Ok(0),
             Err(error) => Err(error),
         }
@@ -305,7 +307,9 @@ pub async fn run(
             .iter()
             .filter(|letter| {
                 command.event_id.as_ref().is_none_or(|wanted| {
-                    properties(letter).get("event_id").is_some_and(|id| id == wanted)
+                    properties(letter)
+                        .get("event_id")
+                        .is_some_and(|id| id == wanted)
                 })
             })
             .collect();
@@ -488,12 +492,7 @@ async fn replay(
         .map_err(|error| format!("cannot publish to {retry_topic}: {error}"))?;
     let mut replayed = 0;
     for letter in letters {
-        let receipt = async {
-            producer
-                .send_non_blocking(replay_copy(letter))
-                .await?
-                .await
-        };
+        let receipt = async { producer.send_non_blocking(replay_copy(letter)).await?.await };
         match tokio::time::timeout(RECEIPT_TIMEOUT, receipt).await {
             Ok(Ok(_)) => {}
             Ok(Err(error)) => {

@@ -319,7 +319,11 @@ async fn dead_letters_4xx_5xx_and_timeouts_after_the_last_attempt() {
         let pushes = target.requests_for(case);
         // A 400 (the envelope cannot be read) is dead-lettered at once; the rest after the
         // last attempt.
-        let attempts: &[u64] = if *case == "bad-request" { &[1] } else { &[1, 2, 3] };
+        let attempts: &[u64] = if *case == "bad-request" {
+            &[1]
+        } else {
+            &[1, 2, 3]
+        };
         assert_eq!(
             pushes.iter().map(|r| r.attempt).collect::<Vec<_>>(),
             attempts,
