@@ -71,6 +71,7 @@ test: tools check-infra check-containers test-services ## Everything CI runs: de
 	timeout $(TEST_TIMEOUT) $(CARGO) test --workspace --all-targets --no-fail-fast
 	@echo "Solo tier: outages of the shared broker and database (they stop them, so they run alone):"
 	timeout 600 $(CARGO) test --workspace --test delivery -- --ignored broker_restart
+	timeout 600 $(CARGO) test --workspace --test dead_letters -- --ignored
 	timeout 900 $(CARGO) test --workspace --test outages -- --ignored --test-threads=1
 
 test-fast: tools test-services ## The fast tier: skips the slow_ tests and the solo tier (outages)

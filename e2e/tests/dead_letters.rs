@@ -15,14 +15,106 @@ use common::*;
 const ROUTE: &str = "eventos-influencers/create-campaign";
 const DEAD_LETTERS: &str = "eventos-influencers-create-campaign-DLQ";
 
-#[tokio::test]
-async fn slow_dead_letters_are_kept_listed_and_replayed_to_their_route_only() {
-    BRIDGE_SETTINGS.lock().unwrap().extend([
+/// The tests of this file count the same dead-letter topic's messages: one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The bridge of this file's run: 2 attempts, short backoffs and push timeout.
+fn two_attempts() {
+    let mut settings = BRIDGE_SETTINGS.lock().unwrap();
+    settings.clear();
+    settings.extend([
         ("BRIDGE_MAX_ATTEMPTS", "2".to_owned()),
         ("BRIDGE_MIN_BACKOFF_MS", "200".to_owned()),
         ("BRIDGE_MAX_BACKOFF_MS", "1000".to_owned()),
         ("BRIDGE_PUSH_TIMEOUT_MS", "1500".to_owned()),
     ]);
+}
+
+/// Registers `count` influencers while create-campaign is frozen, until their events are
+/// dead-lettered.
+async fn dead_lettered_registrations(
+    env: &Env,
+    client: &reqwest::Client,
+    count: u64,
+    name: &str,
+) -> Vec<Influencer> {
+    let before = dead_letter_backlog(env, client, DEAD_LETTERS).await;
+    let mut frozen = Frozen::new(env, CREATE_CAMPAIGN);
+    let mut influencers = Vec::new();
+    for index in 0..count {
+        let (influencer, _) =
+            register_influencer(env, client, &format!("{name} {index} E2E")).await;
+        influencers.push(influencer);
+    }
+    eventually(
+        env,
+        "the registrations dead-lettered",
+        async || match dead_letter_backlog(env, client, DEAD_LETTERS).await {
+            now if now == before + count => Ok(()),
+            other => Err(format!("{other} dead letters")),
+        },
+    )
+    .await;
+    frozen.resume();
+    influencers
+}
+
+/// Runs `scripts/pulsar.sh <action>` (bounded by the script itself).
+fn broker(env: &Env, action: &str) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pulsar.sh");
+    let status = std::process::Command::new(path)
+        .arg(action)
+        .status()
+        .unwrap_or_else(|error| env.fail(format!("{path} {action}: {error}")));
+    if !status.success() {
+        env.fail(format!("{path} {action}: {status}"));
+    }
+}
+
+/// Dead letters are kept by the durable `dlq` subscription across a broker restart, and
+/// replayed after it.
+#[tokio::test]
+#[ignore = "restarts the shared broker; run alone: cargo test -p e2e --test dead_letters -- --ignored"]
+async fn dead_letters_survive_a_broker_restart() {
+    let _serial = SERIAL.lock().await;
+    two_attempts();
+    let started = Instant::now();
+    let env = env().await;
+    let _hint = env.log_hint();
+    let client = http();
+    let influencers = dead_lettered_registrations(&env, &client, 2, "Reinicio Carta").await;
+    broker(&env, "stop");
+    broker(&env, "start");
+    env.wait_ready().await;
+    assert_eq!(
+        dead_letter_backlog(&env, &client, DEAD_LETTERS).await,
+        2,
+        "the dead letters are still there"
+    );
+    let listing = dlq_command(&env, &["list"]).await;
+    assert!(
+        listing.lines().any(|line| line == format!("{ROUTE} 2")),
+        "{listing}"
+    );
+    let replayed = dlq_command(&env, &["replay", "--route", ROUTE]).await;
+    assert!(
+        replayed.lines().any(|line| line == "replayed 2"),
+        "{replayed}"
+    );
+    for influencer in &influencers {
+        the_welcome_saga(&env, &client, influencer).await;
+    }
+    wait_settled(&env, &client, &ROUTES).await;
+    for influencer in &influencers {
+        the_one_campaign_of(&env, &client, &influencer.id).await;
+    }
+    eprintln!("test took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn slow_dead_letters_are_kept_listed_and_replayed_to_their_route_only() {
+    let _serial = SERIAL.lock().await;
+    two_attempts();
     let started = Instant::now();
     let env = env().await;
     let _hint = env.log_hint();
@@ -30,23 +122,7 @@ async fn slow_dead_letters_are_kept_listed_and_replayed_to_their_route_only() {
     // Another subscriber of the topic: it must see each event once, and no replayed copy.
     let mut observer = env.subscribe("eventos-influencers").await;
 
-    let mut frozen = Frozen::new(&env, CREATE_CAMPAIGN);
-    let mut influencers = Vec::new();
-    for index in 0..3 {
-        let (influencer, _) =
-            register_influencer(&env, &client, &format!("Carta Muerta {index} E2E")).await;
-        influencers.push(influencer);
-    }
-    eventually(
-        &env,
-        "three dead letters kept on dlq",
-        async || match dead_letter_backlog(&env, &client, DEAD_LETTERS).await {
-            3 => Ok(()),
-            other => Err(format!("{other} dead letters")),
-        },
-    )
-    .await;
-    frozen.resume();
+    let influencers = dead_lettered_registrations(&env, &client, 3, "Carta Muerta").await;
     let dead_lettered_at = Instant::now();
     if let Err(error) = observer
         .read_until(FLOW_TIMEOUT, |seen| seen.len() >= 3)
