@@ -26,7 +26,7 @@ fn two_attempts() {
         ("BRIDGE_MAX_ATTEMPTS", "2".to_owned()),
         ("BRIDGE_MIN_BACKOFF_MS", "200".to_owned()),
         ("BRIDGE_MAX_BACKOFF_MS", "1000".to_owned()),
-        ("BRIDGE_PUSH_TIMEOUT_MS", "1500".to_owned()),
+        ("BRIDGE_PUSH_TIMEOUT_MS", "3000".to_owned()),
     ]);
 }
 
