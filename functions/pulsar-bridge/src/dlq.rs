@@ -67,7 +67,8 @@ impl Admin {
         }
     }
 
-    async fn get(&self, path: &str) -> Result<serde_json::Value, String> {
+    /// `GET /admin/v2/<path>`: its JSON, `None` on a 404.
+    async fn get(&self, path: &str) -> Result<Option<serde_json::Value>, String> {
         let url = format!("{}/admin/v2/{path}", self.base);
         let mut request = self.http.get(&url).timeout(ADMIN_TIMEOUT);
         if let Some(token) = &self.token {
@@ -78,6 +79,9 @@ impl Admin {
             .await
             .map_err(|error| format!("GET {url}: {error}"))?;
         let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
         if !status.is_success() {
             let body = response.text().await.unwrap_or_default();
             return Err(format!("GET {url}: {status} {body}"));
@@ -85,6 +89,7 @@ impl Admin {
         response
             .json()
             .await
+            .map(Some)
             .map_err(|error| format!("GET {url}: {error}"))
     }
 
@@ -92,20 +97,20 @@ impl Admin {
     /// yet; 0 when the topic or the subscription does not exist.
     pub async fn dead_letter_backlog(&self, topic: &str) -> Result<u64, String> {
         let path = topic.replacen("://", "/", 1);
-        match self.get(&format!("{path}/stats")).await {
-            Ok(stats) => Ok(
-                stats["subscriptions"][DEAD_LETTER_SUBSCRIPTION]["msgBacklog"]
-                    .as_u64()
-                    .unwrap_or(0),
-            ),
-            Err(error) if error.contains("404") => Ok(0),
-            Err(error) => Err(error),
-        }
+        let stats = self.get(&format!("{path}/stats")).await?;
+        Ok(stats.map_or(0, |stats| {
+            stats["subscriptions"][DEAD_LETTER_SUBSCRIPTION]["msgBacklog"]
+                .as_u64()
+                .unwrap_or(0)
+        }))
     }
 
     /// The dead-letter topics (`persistent://<namespace>/...-DLQ`) of `namespace`.
     pub async fn dead_letter_topics(&self, namespace: &str) -> Result<Vec<String>, String> {
-        let topics = self.get(&format!("persistent/{namespace}")).await?;
+        let topics = self
+            .get(&format!("persistent/{namespace}"))
+            .await?
+            .ok_or_else(|| format!("namespace {namespace} not found"))?;
         let mut found: Vec<String> = topics
             .as_array()
             .into_iter()
