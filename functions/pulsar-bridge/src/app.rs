@@ -167,12 +167,17 @@ pub async fn start(
         .iter()
         .map(|route| {
             let name = route.name();
+            let metrics = RouteMetrics::new(
+                name.clone(),
+                route.topic.clone(),
+                route.subscription.clone(),
+            );
+            // Two of the longest waits between attempts plus a push: a message not seen
+            // failing here for longer is retried by another instance.
+            metrics
+                .set_retry_horizon(route.backoff.max * 2 + route.timeout + Duration::from_secs(30));
             Arc::new(RouteContext {
-                metrics: Arc::new(RouteMetrics::new(
-                    name.clone(),
-                    route.topic.clone(),
-                    route.subscription.clone(),
-                )),
+                metrics: Arc::new(metrics),
                 name,
                 pusher: pusher.clone(),
                 pushing: Semaphore::new(route.concurrency),

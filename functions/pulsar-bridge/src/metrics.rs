@@ -13,6 +13,9 @@ use std::{
 
 use chrono::{DateTime, Utc};
 
+/// Default of [`RouteMetrics::set_retry_horizon`].
+const DEFAULT_RETRY_HORIZON: Duration = Duration::from_secs(600);
+
 /// Upper bounds (seconds) of the latency histograms' buckets.
 const BUCKETS: [f64; 16] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
@@ -87,8 +90,12 @@ pub struct RouteMetrics {
     /// Messages of `dlq` on the dead-letter topic not yet replayed or dropped, as the admin
     /// API last reported it; -1 while unknown.
     pub dead_letter_backlog: AtomicI64,
-    /// Messages this instance knows to be retrying (identity -> first failure).
-    retrying: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// Messages this instance knows to be retrying: identity -> (first failure, when this
+    /// instance last saw it fail).
+    retrying: Mutex<HashMap<String, (DateTime<Utc>, DateTime<Utc>)>>,
+    /// How long an entry of `retrying` counts without failing again here (its retry copy
+    /// may have gone to another instance), in milliseconds.
+    retry_horizon_ms: AtomicU64,
 }
 
 impl RouteMetrics {
@@ -110,16 +117,29 @@ impl RouteMetrics {
             delivery_latency: Histogram::default(),
             dead_letter_backlog: AtomicI64::new(-1),
             retrying: Mutex::new(HashMap::new()),
+            retry_horizon_ms: AtomicU64::new(DEFAULT_RETRY_HORIZON.as_millis() as u64),
         }
+    }
+
+    /// Sets how long a retrying message counts without failing again on this instance
+    /// (longer than the longest wait between two attempts plus a push).
+    pub fn set_retry_horizon(&self, horizon: Duration) {
+        let millis = u64::try_from(horizon.as_millis()).unwrap_or(u64::MAX);
+        self.retry_horizon_ms.store(millis, Ordering::Relaxed);
     }
 
     /// Notes that the message `identity` is retrying since `first_failure`.
     pub fn retrying(&self, identity: &str, first_failure: DateTime<Utc>) {
-        self.retrying
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.retrying_at(identity, first_failure, Utc::now());
+    }
+
+    fn retrying_at(&self, identity: &str, first_failure: DateTime<Utc>, now: DateTime<Utc>) {
+        let mut retrying = self.retrying.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = retrying
             .entry(identity.to_owned())
-            .or_insert(first_failure);
+            .or_insert((first_failure, now));
+        entry.0 = entry.0.min(first_failure);
+        entry.1 = now;
     }
 
     /// Notes that the message `identity` is settled for good (delivered or dead-lettered).
@@ -131,10 +151,17 @@ impl RouteMetrics {
     }
 
     /// Messages known to be retrying, and the age of the oldest one's first failure.
+    /// Entries not seen failing here within the retry horizon are forgotten: their retry
+    /// copy went to another instance.
     pub fn retry_state(&self, now: DateTime<Utc>) -> (usize, Duration) {
-        let retrying = self.retrying.lock().unwrap_or_else(PoisonError::into_inner);
+        let horizon = chrono::Duration::milliseconds(
+            i64::try_from(self.retry_horizon_ms.load(Ordering::Relaxed)).unwrap_or(i64::MAX),
+        );
+        let mut retrying = self.retrying.lock().unwrap_or_else(PoisonError::into_inner);
+        retrying.retain(|_, (_, seen)| now - *seen <= horizon);
         let oldest = retrying
             .values()
+            .map(|(first, _)| first)
             .min()
             .and_then(|first| (now - *first).to_std().ok())
             .unwrap_or_default();
@@ -304,6 +331,14 @@ mod tests {
         assert_eq!(route.retry_state(now), (2, Duration::from_secs(30)));
         route.settled("a");
         assert_eq!(route.retry_state(now), (1, Duration::from_secs(5)));
+        // Not seen failing here for longer than the horizon: gone to another instance.
+        route.set_retry_horizon(Duration::from_secs(60));
+        route.retrying_at(
+            "c",
+            now - chrono::Duration::seconds(300),
+            now - chrono::Duration::seconds(61),
+        );
+        assert_eq!(route.retry_state(now).0, 1);
     }
 
     #[test]
