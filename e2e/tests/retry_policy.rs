@@ -10,35 +10,13 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use sqlx::{Connection, PgConnection};
 
 /// How long create-campaign stays frozen: longer than the old policy's window (5 attempts,
 /// about 2 minutes with the 20 s push timeout).
 const OUTAGE: Duration = Duration::from_secs(180);
 /// "Within about a minute of its return": the 60 s backoff cap, plus an attempt under way.
 const AFTER_RETURN: Duration = Duration::from_secs(90);
-
-/// Closes (`allow = false`: refuses connections and ends the sessions) or reopens the run's
-/// reportes database, so generate-report and compensate-report answer 503.
-async fn reportes_connections(env: &Env, admin: &mut PgConnection, allow: bool) {
-    let reportes = env.database_name(Database::Reportes).to_owned();
-    sqlx::query(AssertSqlSafe(format!(
-        r#"ALTER DATABASE "{reportes}" WITH ALLOW_CONNECTIONS {allow}"#
-    )))
-    .execute(&mut *admin)
-    .await
-    .unwrap_or_else(|error| env.fail(format!("ALTER DATABASE {reportes}: {error}")));
-    if !allow {
-        sqlx::query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE datname = $1 AND pid <> pg_backend_pid()",
-        )
-        .bind(&reportes)
-        .execute(&mut *admin)
-        .await
-        .unwrap_or_else(|error| env.fail(format!("terminate the sessions: {error}")));
-    }
-}
 
 /// The sum of a bridge counter over the routes.
 async fn bridge_total(env: &Env, client: &reqwest::Client, name: &str) -> f64 {

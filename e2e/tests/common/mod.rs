@@ -1857,3 +1857,25 @@ pub async fn dlq_command(env: &Env, args: &[&str]) -> String {
     }
     stdout
 }
+
+/// Closes (`allow = false`: refuses connections and ends the sessions) or reopens the run's
+/// reportes database, so generate-report and compensate-report answer 503.
+pub async fn reportes_connections(env: &Env, admin: &mut PgConnection, allow: bool) {
+    let reportes = env.database_name(Database::Reportes).to_owned();
+    sqlx::query(AssertSqlSafe(format!(
+        r#"ALTER DATABASE "{reportes}" WITH ALLOW_CONNECTIONS {allow}"#
+    )))
+    .execute(&mut *admin)
+    .await
+    .unwrap_or_else(|error| env.fail(format!("ALTER DATABASE {reportes}: {error}")));
+    if !allow {
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&reportes)
+        .execute(&mut *admin)
+        .await
+        .unwrap_or_else(|error| env.fail(format!("terminate the sessions: {error}")));
+    }
+}
