@@ -58,6 +58,9 @@ impl Histogram {
     }
 }
 
+/// A retrying message: its first failure, and when this instance last saw it fail.
+type Retrying = (DateTime<Utc>, DateTime<Utc>);
+
 /// What one route did since the process started.
 #[derive(Debug)]
 pub struct RouteMetrics {
@@ -92,7 +95,7 @@ pub struct RouteMetrics {
     pub dead_letter_backlog: AtomicI64,
     /// Messages this instance knows to be retrying: identity -> (first failure, when this
     /// instance last saw it fail).
-    retrying: Mutex<HashMap<String, (DateTime<Utc>, DateTime<Utc>)>>,
+    retrying: Mutex<HashMap<String, Retrying>>,
     /// How long an entry of `retrying` counts without failing again here (its retry copy
     /// may have gone to another instance), in milliseconds.
     retry_horizon_ms: AtomicU64,
