@@ -53,6 +53,14 @@ migrate: ## Apply the migrations to the alpes and reportes databases
 local: tools ## The whole topology as native processes, gateway on :8000 (Ctrl-C stops it)
 	@REPORTES_DATABASE_URL=$(REPORTES_DATABASE_URL) scripts/local.sh
 
+.PHONY: dlq dlq-replay
+DLQ_FILTERS = $(if $(ROUTE),--route '$(ROUTE)') $(if $(EVENT_ID),--event-id '$(EVENT_ID)')
+dlq: ## The bridge's dead letters per route (PULSAR_URL, PULSAR_ADMIN_URL, PULSAR_NAMESPACE): make dlq [ROUTE=<topic>/<subscription>]
+	@$(CARGO) run -q -p pulsar-bridge -- dlq list $(DLQ_FILTERS)
+
+dlq-replay: ## Send dead letters back to their route only: make dlq-replay [ROUTE=<topic>/<subscription>] [EVENT_ID=<id>] [DROP=1 [YES=1]]
+	@$(CARGO) run -q -p pulsar-bridge -- dlq $(if $(filter 1,$(DROP)),drop $(if $(filter 1,$(YES)),--yes),replay) $(DLQ_FILTERS)
+
 check-containers: tools ## Validate docker-compose.yml, the Dockerfile and its build step (no Docker needed)
 	@scripts/check-containers.sh
 
@@ -63,6 +71,7 @@ test: tools check-infra check-containers test-services ## Everything CI runs: de
 	timeout $(TEST_TIMEOUT) $(CARGO) test --workspace --all-targets --no-fail-fast
 	@echo "Solo tier: outages of the shared broker and database (they stop them, so they run alone):"
 	timeout 600 $(CARGO) test --workspace --test delivery -- --ignored broker_restart
+	timeout 600 $(CARGO) test --workspace --test dead_letters -- --ignored
 	timeout 900 $(CARGO) test --workspace --test outages -- --ignored --test-threads=1
 
 test-fast: tools test-services ## The fast tier: skips the slow_ tests and the solo tier (outages)

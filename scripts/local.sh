@@ -25,6 +25,11 @@
 #                               on stop, because the dev broker's topics are shared with the
 #                               test suites, whose events are not this topology's.
 #   RUST_LOG                    the processes' log filter (info)
+#   BRIDGE_*                    every BRIDGE_* variable of the environment goes to the bridge
+#                               (e.g. BRIDGE_MAX_ATTEMPTS=2 make local); the retry policy has
+#                               the production defaults: BRIDGE_MIN_BACKOFF_MS 1000,
+#                               BRIDGE_MAX_BACKOFF_MS 60000, BRIDGE_MAX_ATTEMPTS 100,
+#                               BRIDGE_RETRY_BUDGET 24h (docs/BRIDGE.md)
 # Logs: .local/logs/local/<name>.log
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -220,8 +225,26 @@ for name in create-campaign send-contract generate-report compensate-report; do
   start "$name" "http://127.0.0.1:$port/ready" "${common[@]}" "PORT=$port" \
     "DATABASE_URL=$database" -- "$BIN_DIR/$name"
 done
+# The bridge's retry policy (the production defaults unless set) and every other BRIDGE_*
+# variable of the environment (BRIDGE_ROUTES and BRIDGE_ROUTES_FILE excepted: this script
+# runs the default table).
+bridge_vars=(
+  "BRIDGE_MIN_BACKOFF_MS=${BRIDGE_MIN_BACKOFF_MS:-1000}"
+  "BRIDGE_MAX_BACKOFF_MS=${BRIDGE_MAX_BACKOFF_MS:-60000}"
+  "BRIDGE_MAX_ATTEMPTS=${BRIDGE_MAX_ATTEMPTS:-100}"
+  "BRIDGE_RETRY_BUDGET=${BRIDGE_RETRY_BUDGET:-24h}"
+)
+while IFS= read -r variable; do
+  case $variable in
+    BRIDGE_PORT | BRIDGE_SUBSCRIPTIONS | BRIDGE_ROUTES | BRIDGE_ROUTES_FILE) ;;
+    BRIDGE_MIN_BACKOFF_MS | BRIDGE_MAX_BACKOFF_MS | BRIDGE_MAX_ATTEMPTS | BRIDGE_RETRY_BUDGET) ;;
+    BRIDGE_*) bridge_vars+=("$variable=${!variable}") ;;
+  esac
+done < <(compgen -e)
+log "bridge retry policy: ${bridge_vars[*]}"
 start pulsar-bridge "http://127.0.0.1:$BRIDGE_PORT/ready" "PORT=$BRIDGE_PORT" \
-  "PULSAR_URL=$PULSAR_URL" PUSH_AUTH=static "PUSH_TOKEN=$PUSH_TOKEN" \
+  "PULSAR_URL=$PULSAR_URL" "PULSAR_ADMIN_URL=$PULSAR_ADMIN_URL" "${bridge_vars[@]}" \
+  PUSH_AUTH=static "PUSH_TOKEN=$PUSH_TOKEN" \
   "REGISTER_INFLUENCER_URL=${register_urls[0]}" \
   "CREATE_CAMPAIGN_URL=http://127.0.0.1:$CREATE_CAMPAIGN_PORT" \
   "SEND_CONTRACT_URL=http://127.0.0.1:$SEND_CONTRACT_PORT" \
@@ -251,6 +274,7 @@ The topology is up (logs in $RUN_LOG_DIR):
   generate-report      http://127.0.0.1:$GENERATE_REPORT_PORT
   compensate-report    http://127.0.0.1:$COMPENSATE_REPORT_PORT
   pulsar-bridge        http://127.0.0.1:$BRIDGE_PORT   (/ready, /metrics)
+                       dead letters: make dlq, make dlq-replay [ROUTE=<topic>/<subscription>]
 
 Try:
   curl -i -XPOST localhost:$GATEWAY_PORT/influencers -H 'content-type: application/json' \\

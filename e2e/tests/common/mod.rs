@@ -143,6 +143,10 @@ pub struct Env {
     pub lock: Option<RunLock>,
 }
 
+/// Bridge variables of this test binary replacing the harness's (e.g. the retry policy a
+/// test is about); set before the first [`env`] call.
+pub static BRIDGE_SETTINGS: Mutex<Vec<(&'static str, String)>> = Mutex::new(Vec::new());
+
 static ENV: tokio::sync::Mutex<Weak<Env>> = tokio::sync::Mutex::const_new(Weak::new());
 
 /// The run's environment through Pulsar and the bridge, started by the first test that
@@ -541,8 +545,9 @@ impl Env {
             ("PUSH_AUTH", "static".to_owned()),
             ("PUSH_TOKEN", self.push_token.clone()),
             ("BRIDGE_ROUTES", Value::Array(routes).to_string()),
-            ("BRIDGE_BACKOFF_INITIAL_MS", "200".to_owned()),
-            ("BRIDGE_BACKOFF_MAX_MS", "2000".to_owned()),
+            ("PULSAR_ADMIN_URL", self.pulsar_admin_url.clone()),
+            ("BRIDGE_MIN_BACKOFF_MS", "200".to_owned()),
+            ("BRIDGE_MAX_BACKOFF_MS", "2000".to_owned()),
             // About 17 s of attempts before a dead letter: longer than the fault tests'
             // outages (a function answering 503 for a few seconds).
             ("BRIDGE_MAX_ATTEMPTS", "12".to_owned()),
@@ -557,6 +562,14 @@ impl Env {
             ("COMPENSATE_REPORT_URL", COMPENSATE_REPORT),
         ] {
             vars.push((variable, self.urls[function].clone()));
+        }
+        for (name, value) in BRIDGE_SETTINGS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            vars.retain(|(known, _)| known != name);
+            vars.push((name, value.clone()));
         }
         self.spawn(binaries, BRIDGE, &vars);
     }
@@ -623,6 +636,17 @@ impl Env {
             self.run,
             self.log_dir.display()
         )
+    }
+
+    /// The process id of the child `name` (to signal it).
+    pub fn pid_of(&self, name: &str) -> u32 {
+        self.children
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(child, _)| *child == name)
+            .map(|(_, child)| child.id())
+            .unwrap_or_else(|| self.fail(format!("no process {name}")))
     }
 
     pub fn url(&self, function: &str, path: &str) -> String {
@@ -1716,4 +1740,142 @@ pub async fn exclusive_compensation_flow(env: &Env, client: &reqwest::Client) {
     ];
     expected.sort();
     assert_eq!(contracts, expected, "the influencer's contracts");
+}
+
+// ---------------------------------------------------------------------------------------
+// The bridge's retries and dead letters (issue 13).
+// ---------------------------------------------------------------------------------------
+
+/// A child of the run stopped with SIGSTOP; SIGCONT when resumed or dropped.
+pub struct Frozen {
+    pid: u32,
+    resumed: bool,
+}
+
+pub fn signal(pid: u32, signal: &str) -> bool {
+    Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+impl Frozen {
+    pub fn new(env: &Env, name: &str) -> Self {
+        let pid = env.pid_of(name);
+        if !signal(pid, "-STOP") {
+            env.fail(format!("cannot SIGSTOP {name} (pid {pid})"));
+        }
+        Self {
+            pid,
+            resumed: false,
+        }
+    }
+
+    pub fn resume(&mut self) {
+        self.resumed = signal(self.pid, "-CONT");
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        if !self.resumed {
+            signal(self.pid, "-CONT");
+        }
+    }
+}
+
+/// The value of `name{route="<route>",...}` on the bridge's `/metrics`.
+pub async fn bridge_metric(env: &Env, client: &reqwest::Client, name: &str, route: &str) -> f64 {
+    let text = client
+        .get(env.url(BRIDGE, "/metrics"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .unwrap_or_else(|error| env.fail(format!("GET /metrics: {error}")))
+        .text()
+        .await
+        .unwrap_or_default();
+    let prefix = format!("{name}{{route=\"{route}\",");
+    text.lines()
+        .find(|line| line.starts_with(&prefix))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| env.fail(format!("no {prefix} in the bridge's metrics")))
+}
+
+/// Messages kept on the `dlq` subscription of the run's dead-letter topic `short`.
+pub async fn dead_letter_backlog(env: &Env, client: &reqwest::Client, short: &str) -> u64 {
+    let url = format!("{}/stats", env.topic_admin_url(short));
+    let answer = client
+        .get(&url)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await;
+    match answer {
+        Ok(response) if response.status() == 404 => 0,
+        Ok(response) if response.status().is_success() => {
+            let stats: serde_json::Value = response.json().await.unwrap_or_default();
+            if stats["subscriptions"]["dlq"].is_null() {
+                env.fail(format!("{short} has no dlq subscription: {stats}"));
+            }
+            stats["subscriptions"]["dlq"]["msgBacklog"]
+                .as_u64()
+                .unwrap_or(0)
+        }
+        Ok(response) => env.fail(format!("GET {url}: {}", response.status())),
+        Err(error) => env.fail(format!("GET {url}: {error}")),
+    }
+}
+
+/// Runs `pulsar-bridge dlq <args>` (the built binary) against the run's namespace, for at
+/// most 150 s; its stdout, or the test fails with its stderr.
+pub async fn dlq_command(env: &Env, args: &[&str]) -> String {
+    let mut command = Command::new(binaries_dir().join(BRIDGE));
+    command
+        .env_clear()
+        .arg("dlq")
+        .args(args)
+        .env("PULSAR_URL", &env.pulsar_url)
+        .env("PULSAR_ADMIN_URL", &env.pulsar_admin_url)
+        .env("PULSAR_NAMESPACE", &env.namespace)
+        .stdin(Stdio::null());
+    let what = format!("pulsar-bridge dlq {}", args.join(" "));
+    let run = tokio::task::spawn_blocking(move || command.output());
+    let output = match tokio::time::timeout(Duration::from_secs(150), run).await {
+        Ok(Ok(Ok(output))) => output,
+        Ok(Ok(Err(error))) => env.fail(format!("{what}: {error}")),
+        Ok(Err(error)) => env.fail(format!("{what}: {error}")),
+        Err(_) => env.fail(format!("{what}: no answer within 150 s")),
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        env.fail(format!(
+            "{what}: {}\nstdout: {stdout}\nstderr: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    stdout
+}
+
+/// Closes (`allow = false`: refuses connections and ends the sessions) or reopens the run's
+/// reportes database, so generate-report and compensate-report answer 503.
+pub async fn reportes_connections(env: &Env, admin: &mut PgConnection, allow: bool) {
+    let reportes = env.database_name(Database::Reportes).to_owned();
+    sqlx::query(AssertSqlSafe(format!(
+        r#"ALTER DATABASE "{reportes}" WITH ALLOW_CONNECTIONS {allow}"#
+    )))
+    .execute(&mut *admin)
+    .await
+    .unwrap_or_else(|error| env.fail(format!("ALTER DATABASE {reportes}: {error}")));
+    if !allow {
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&reportes)
+        .execute(&mut *admin)
+        .await
+        .unwrap_or_else(|error| env.fail(format!("terminate the sessions: {error}")));
+    }
 }

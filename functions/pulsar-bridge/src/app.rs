@@ -167,12 +167,17 @@ pub async fn start(
         .iter()
         .map(|route| {
             let name = route.name();
+            let metrics = RouteMetrics::new(
+                name.clone(),
+                route.topic.clone(),
+                route.subscription.clone(),
+            );
+            // Two of the longest waits between attempts plus a push: a message not seen
+            // failing here for longer is retried by another instance.
+            metrics
+                .set_retry_horizon(route.backoff.max * 2 + route.timeout + Duration::from_secs(30));
             Arc::new(RouteContext {
-                metrics: Arc::new(RouteMetrics::new(
-                    name.clone(),
-                    route.topic.clone(),
-                    route.subscription.clone(),
-                )),
+                metrics: Arc::new(metrics),
                 name,
                 pusher: pusher.clone(),
                 pushing: Semaphore::new(route.concurrency),
@@ -216,6 +221,18 @@ pub async fn start(
     }
 
     let mut routes = JoinSet::new();
+    if let Some(admin_url) = &config.admin_url {
+        let admin = crate::dlq::Admin::new(
+            reqwest::Client::new(),
+            admin_url,
+            config.pulsar_token.as_ref().map(|token| token.0.clone()),
+        );
+        let watched: Vec<_> = contexts
+            .iter()
+            .map(|context| (context.route.dead_letter_topic(), context.metrics.clone()))
+            .collect();
+        routes.spawn(watch_dead_letters(admin, watched, shutdown.clone()));
+    }
     for context in contexts {
         routes.spawn(run_route(context, connector.clone(), shutdown.clone()));
     }
@@ -246,6 +263,40 @@ pub async fn start(
         stopped,
         server: server_abort,
     })
+}
+
+/// How often the dead-letter backlog metric is refreshed from the admin API.
+const DEAD_LETTER_POLL: Duration = Duration::from_secs(15);
+
+/// Keeps each route's `pulsar_bridge_dead_letter_backlog` current (best effort: -1 while
+/// the admin API does not answer).
+async fn watch_dead_letters(
+    admin: crate::dlq::Admin,
+    routes: Vec<(String, Arc<RouteMetrics>)>,
+    shutdown: CancellationToken,
+) {
+    let mut warned = false;
+    loop {
+        for (topic, metrics) in &routes {
+            let backlog = match admin.dead_letter_backlog(topic).await {
+                Ok(backlog) => i64::try_from(backlog).unwrap_or(i64::MAX),
+                Err(error) => {
+                    if !warned {
+                        tracing::warn!(%error, "cannot read the dead-letter backlog from the admin API (PULSAR_ADMIN_URL)");
+                        warned = true;
+                    }
+                    -1
+                }
+            };
+            metrics
+                .dead_letter_backlog
+                .store(backlog, Ordering::Relaxed);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(DEAD_LETTER_POLL) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
 }
 
 /// Runs the bridge until SIGTERM or Ctrl-C, then drains it.

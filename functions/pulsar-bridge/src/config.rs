@@ -40,6 +40,10 @@ pub const DEFAULT_METADATA_HOST: &str = "metadata.google.internal";
 const DEFAULT_PORT: u16 = 8080;
 const DEFAULT_PULSAR_PORT: u16 = 6650;
 const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(6);
+/// `BRIDGE_RETRY_BUDGET` unless set: 24 hours.
+pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_secs(24 * 3600);
+/// Port of the Pulsar admin API when `PULSAR_ADMIN_URL` is derived from `PULSAR_URL`.
+const DEFAULT_ADMIN_PORT: u16 = 8080;
 
 /// A variable that is missing or malformed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,6 +79,9 @@ pub struct BridgeConfig {
     pub skipped_routes: Vec<SkippedRoute>,
     /// `BRIDGE_SHUTDOWN_GRACE_MS`: how long in-flight pushes may take to finish after SIGTERM.
     pub shutdown_grace: Duration,
+    /// `PULSAR_ADMIN_URL` (default: `http://<PULSAR_URL host>:8080`): the admin REST API,
+    /// polled for the dead-letter backlog metric only (best effort).
+    pub admin_url: Option<String>,
 }
 
 /// A secret kept out of `Debug` output and logs.
@@ -107,7 +114,10 @@ pub struct SkippedRoute {
     pub missing_variable: &'static str,
 }
 
-/// Exponential backoff between failed attempts: `initial`, doubling, at most `max`.
+/// Exponential backoff between failed attempts, with jitter: the ceiling is `initial`
+/// (`BRIDGE_MIN_BACKOFF_MS`) doubling, at most `max` (`BRIDGE_MAX_BACKOFF_MS`); the wait is
+/// drawn uniformly between half the ceiling (never below `initial`) and the ceiling, so it
+/// always lies within `[initial, max]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
     pub initial: Duration,
@@ -115,13 +125,56 @@ pub struct Backoff {
 }
 
 impl Backoff {
-    /// The wait after the `failed_attempt`-th failed attempt (1-based).
+    /// The ceiling of the wait after the `failed_attempt`-th failed attempt (1-based),
+    /// without jitter: `initial x 2^(n-1)`, at most `max`.
     pub fn delay(&self, failed_attempt: u32) -> Duration {
         let doublings = failed_attempt.saturating_sub(1).min(32);
         self.initial
             .saturating_mul(1u32 << doublings.min(31))
             .min(self.max)
     }
+
+    /// The bounds `[low, high]` of the jittered wait after the `failed_attempt`-th failure.
+    pub fn bounds(&self, failed_attempt: u32) -> (Duration, Duration) {
+        let high = self.delay(failed_attempt).max(self.initial.min(self.max));
+        let low = (high / 2).max(self.initial).min(high);
+        (low, high)
+    }
+
+    /// The jittered wait: `bounds` scaled by `unit`, a number in `[0, 1]`.
+    pub fn jittered_with(&self, failed_attempt: u32, unit: f64) -> Duration {
+        let (low, high) = self.bounds(failed_attempt);
+        let span = (high - low).as_secs_f64() * unit.clamp(0.0, 1.0);
+        (low + Duration::from_secs_f64(span)).min(high)
+    }
+
+    /// The jittered wait after the `failed_attempt`-th failure, with a random draw.
+    pub fn jittered(&self, failed_attempt: u32) -> Duration {
+        self.jittered_with(failed_attempt, random_unit())
+    }
+}
+
+/// A uniform number in `[0, 1)` from the operating system's randomness: the first 48 bits
+/// of a v4 UUID (which the workspace already depends on), all random (the version and
+/// variant bits come later).
+pub fn random_unit() -> f64 {
+    let bits = (uuid::Uuid::new_v4().as_u128() >> 80) as u64;
+    bits as f64 / (1u64 << 48) as f64
+}
+
+/// Parses a retry budget: plain seconds, or a number with a unit suffix `s`, `m`, `h`
+/// (`24h`, `90m`, `3600s`, `3600`).
+pub fn parse_budget(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    let (number, unit) = match raw.char_indices().last()? {
+        (at, 's') => (&raw[..at], 1),
+        (at, 'm') => (&raw[..at], 60),
+        (at, 'h') => (&raw[..at], 3600),
+        _ => (raw, 1),
+    };
+    let value: u64 = number.trim().parse().ok()?;
+    let seconds = value.checked_mul(unit)?;
+    (seconds > 0).then(|| Duration::from_secs(seconds))
 }
 
 /// One Pulsar subscription pushed to one HTTP endpoint.
@@ -137,6 +190,9 @@ pub struct RouteConfig {
     pub audience: String,
     /// Attempts before the message is dead-lettered (>= 1).
     pub max_attempts: u32,
+    /// Time since the first failed attempt after which the message is dead-lettered
+    /// (whichever of this and `max_attempts` comes first).
+    pub retry_budget: Duration,
     pub backoff: Backoff,
     /// Most pushes in flight at once.
     pub concurrency: usize,
@@ -189,6 +245,7 @@ pub fn full_topic(name: &str, namespace: &str) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteDefaults {
     pub max_attempts: u32,
+    pub retry_budget: Duration,
     pub backoff: Backoff,
     pub concurrency: usize,
     pub receive_queue: u32,
@@ -199,7 +256,10 @@ pub struct RouteDefaults {
 impl Default for RouteDefaults {
     fn default() -> Self {
         Self {
-            max_attempts: 5,
+            // Pub/Sub's maximum; with the 60 s cap about 1.5 h of attempts, and the retry
+            // budget (24 h) rarely matters.
+            max_attempts: 100,
+            retry_budget: DEFAULT_RETRY_BUDGET,
             backoff: Backoff {
                 initial: Duration::from_secs(1),
                 max: Duration::from_secs(60),
@@ -224,6 +284,7 @@ impl RouteDefaults {
             audience: url.origin().ascii_serialization(),
             url,
             max_attempts: self.max_attempts,
+            retry_budget: self.retry_budget,
             backoff: self.backoff,
             concurrency: self.concurrency,
             receive_queue: self.receive_queue,
@@ -242,6 +303,7 @@ struct RouteEntry {
     url: String,
     audience: Option<String>,
     max_attempts: Option<u32>,
+    retry_budget: Option<String>,
     backoff_initial_ms: Option<u64>,
     backoff_max_ms: Option<u64>,
     concurrency: Option<usize>,
@@ -307,7 +369,12 @@ impl BridgeConfig {
                 ),
             ));
         }
+        let admin_url = match get("PULSAR_ADMIN_URL") {
+            Some(url) => Some(url.trim().trim_end_matches('/').to_owned()),
+            None => default_admin_url(&pulsar_url),
+        };
         Ok(Self {
+            admin_url,
             port,
             pulsar_url,
             pulsar_token,
@@ -362,7 +429,20 @@ fn positive<T: PartialOrd + Default + Copy>(
     }
 }
 
-fn pulsar_url(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+/// `http(s)://<host of the Pulsar URL>:8080`: where the admin API is unless
+/// `PULSAR_ADMIN_URL` says otherwise.
+pub(crate) fn default_admin_url(pulsar_url: &str) -> Option<String> {
+    let url = Url::parse(pulsar_url).ok()?;
+    let host = url.host_str()?;
+    let scheme = if url.scheme() == "pulsar+ssl" {
+        "https"
+    } else {
+        "http"
+    };
+    Some(format!("{scheme}://{host}:{DEFAULT_ADMIN_PORT}"))
+}
+
+pub(crate) fn pulsar_url(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
     let (name, url) = match (get("PULSAR_URL"), get("PULSAR_ADDRESS")) {
         (Some(url), _) => ("PULSAR_URL", url.trim().to_owned()),
         (None, Some(address)) => {
@@ -430,9 +510,25 @@ fn route_defaults(get: &impl Fn(&str) -> Option<String>) -> Result<RouteDefaults
             parse_or(get, "BRIDGE_MAX_ATTEMPTS", base.max_attempts, "an integer")?,
             "the number of attempts",
         )?,
+        retry_budget: match get("BRIDGE_RETRY_BUDGET") {
+            None => base.retry_budget,
+            Some(raw) => parse_budget(&raw).ok_or_else(|| {
+                ConfigError::new(
+                    "BRIDGE_RETRY_BUDGET",
+                    format!("expected seconds or a duration like 24h, 90m, 30s, got {raw:?}"),
+                )
+            })?,
+        },
+        // The older names (`BRIDGE_BACKOFF_INITIAL_MS`, `BRIDGE_BACKOFF_MAX_MS`) still work.
         backoff: Backoff {
-            initial: millis("BRIDGE_BACKOFF_INITIAL_MS", base.backoff.initial)?,
-            max: millis("BRIDGE_BACKOFF_MAX_MS", base.backoff.max)?,
+            initial: match get("BRIDGE_MIN_BACKOFF_MS") {
+                Some(_) => millis("BRIDGE_MIN_BACKOFF_MS", base.backoff.initial)?,
+                None => millis("BRIDGE_BACKOFF_INITIAL_MS", base.backoff.initial)?,
+            },
+            max: match get("BRIDGE_MAX_BACKOFF_MS") {
+                Some(_) => millis("BRIDGE_MAX_BACKOFF_MS", base.backoff.max)?,
+                None => millis("BRIDGE_BACKOFF_MAX_MS", base.backoff.max)?,
+            },
         },
         concurrency: positive(
             "BRIDGE_CONCURRENCY",
@@ -454,8 +550,8 @@ fn route_defaults(get: &impl Fn(&str) -> Option<String>) -> Result<RouteDefaults
     };
     if defaults.backoff.initial > defaults.backoff.max {
         return Err(ConfigError::new(
-            "BRIDGE_BACKOFF_INITIAL_MS",
-            "must not exceed BRIDGE_BACKOFF_MAX_MS",
+            "BRIDGE_MIN_BACKOFF_MS",
+            "must not exceed BRIDGE_MAX_BACKOFF_MS",
         ));
     }
     if defaults.timeout.is_zero() {
@@ -556,6 +652,14 @@ fn parse_routes(
         }
         if let Some(value) = entry.max_attempts {
             route.max_attempts = positive(&field("max_attempts"), value, "max_attempts")?;
+        }
+        if let Some(raw) = entry.retry_budget {
+            route.retry_budget = parse_budget(&raw).ok_or_else(|| {
+                ConfigError::new(
+                    field("retry_budget"),
+                    format!("expected seconds or a duration like 24h, 90m, 30s, got {raw:?}"),
+                )
+            })?;
         }
         if let Some(ms) = entry.backoff_initial_ms {
             route.backoff.initial = Duration::from_millis(ms);
@@ -671,7 +775,8 @@ mod tests {
             send_contract.audience,
             "https://send-contract-xyz.a.run.app"
         );
-        assert_eq!(send_contract.max_attempts, 5);
+        assert_eq!(send_contract.max_attempts, 100);
+        assert_eq!(send_contract.retry_budget, Duration::from_secs(24 * 3600));
         assert_eq!(send_contract.backoff.initial, Duration::from_secs(1));
         assert_eq!(send_contract.backoff.max, Duration::from_secs(60));
         assert!(!send_contract.ordered_by_key);
@@ -929,5 +1034,91 @@ mod tests {
         let delays: Vec<_> = (1..=8).map(|n| backoff.delay(n).as_secs()).collect();
         assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60]);
         assert_eq!(backoff.delay(1000), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn jittered_backoff_stays_within_its_bounds() {
+        let backoff = Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+        };
+        for attempt in 1..=120 {
+            let (low, high) = backoff.bounds(attempt);
+            assert!(low >= backoff.initial && high <= backoff.max, "{attempt}");
+            assert!(low <= high && high == backoff.delay(attempt), "{attempt}");
+            assert_eq!(backoff.jittered_with(attempt, 0.0), low);
+            assert_eq!(backoff.jittered_with(attempt, 1.0), high);
+            for _ in 0..200 {
+                let wait = backoff.jittered(attempt);
+                assert!(wait >= low && wait <= high, "{attempt}: {wait:?}");
+            }
+        }
+        assert_eq!(
+            backoff.bounds(1),
+            (Duration::from_secs(1), Duration::from_secs(1))
+        );
+        assert_eq!(
+            backoff.bounds(3),
+            (Duration::from_secs(2), Duration::from_secs(4))
+        );
+        assert_eq!(
+            backoff.bounds(50),
+            (Duration::from_secs(30), Duration::from_secs(60))
+        );
+        // The draws spread over the range (not all at one end).
+        let draws: Vec<Duration> = (0..400).map(|_| backoff.jittered(10)).collect();
+        let below = draws
+            .iter()
+            .filter(|wait| **wait < Duration::from_secs(45))
+            .count();
+        assert!(
+            (100..=300).contains(&below),
+            "{below} of 400 below the middle"
+        );
+        for _ in 0..1000 {
+            let unit = random_unit();
+            assert!((0.0..1.0).contains(&unit));
+        }
+        // min = max: no jitter at all.
+        let flat = Backoff {
+            initial: Duration::from_millis(500),
+            max: Duration::from_millis(500),
+        };
+        assert_eq!(flat.jittered(7), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn retry_policy_variables() {
+        let config = config(&[
+            PULSAR,
+            ("CREATE_CAMPAIGN_URL", "http://127.0.0.1:3002"),
+            ("BRIDGE_MIN_BACKOFF_MS", "250"),
+            ("BRIDGE_MAX_BACKOFF_MS", "9000"),
+            ("BRIDGE_RETRY_BUDGET", "90m"),
+        ])
+        .unwrap();
+        let route = &config.routes[0];
+        assert_eq!(route.backoff.initial, Duration::from_millis(250));
+        assert_eq!(route.backoff.max, Duration::from_secs(9));
+        assert_eq!(route.retry_budget, Duration::from_secs(5400));
+        assert_eq!(config.admin_url.as_deref(), Some("http://127.0.0.1:8080"));
+        for (raw, seconds) in [("24h", 86_400), ("3600", 3600), ("30s", 30), ("2m", 120)] {
+            assert_eq!(
+                parse_budget(raw),
+                Some(Duration::from_secs(seconds)),
+                "{raw}"
+            );
+        }
+        for raw in ["", "0", "h", "1d", "-5m", "x"] {
+            assert_eq!(parse_budget(raw), None, "{raw}");
+        }
+        let error = super::BridgeConfig::from_lookup(|name| match name {
+            "PULSAR_URL" => Some("pulsar://127.0.0.1:6650".into()),
+            "CREATE_CAMPAIGN_URL" => Some("http://127.0.0.1:3002".into()),
+            "BRIDGE_RETRY_BUDGET" => Some("1 day".into()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert_eq!(error.variable, "BRIDGE_RETRY_BUDGET");
     }
 }

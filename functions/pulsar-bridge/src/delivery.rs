@@ -55,6 +55,8 @@ const INTERNAL_RETRY_MIN: Duration = Duration::from_millis(200);
 const INTERNAL_RETRY_MAX: Duration = Duration::from_secs(10);
 /// Limit on handing the last acknowledgements to the broker at shutdown, per consumer.
 const FLUSH_LIMIT: Duration = Duration::from_secs(1);
+/// The durable subscription that keeps each dead-letter topic's messages.
+pub const DEAD_LETTER_SUBSCRIPTION: &str = "dlq";
 
 type Client = Pulsar<TokioExecutor>;
 type ByteConsumer = Consumer<Vec<u8>, TokioExecutor>;
@@ -285,6 +287,35 @@ async fn subscribe(
         .await
 }
 
+/// Makes sure the route's dead-letter topic has the durable subscription
+/// [`DEAD_LETTER_SUBSCRIPTION`] (from the earliest message), so the broker keeps every dead
+/// letter until it is replayed or dropped (`pulsar-bridge dlq`), whatever the namespace's
+/// retention. Subscribing is idempotent; the consumer is closed at once, the subscription
+/// stays.
+async fn ensure_dead_letter_subscription(
+    pulsar: &Client,
+    context: &RouteContext,
+) -> Result<(), pulsar::Error> {
+    let topic = context.route.dead_letter_topic();
+    let mut consumer: ByteConsumer = pulsar
+        .consumer()
+        .with_topic(&topic)
+        .with_subscription(DEAD_LETTER_SUBSCRIPTION)
+        .with_subscription_type(SubType::Shared)
+        .with_consumer_name(format!("{}-dlq-keeper", context.consumer_name))
+        .with_options(
+            ConsumerOptions::default()
+                .with_initial_position(InitialPosition::Earliest)
+                .with_receiver_queue_size(1),
+        )
+        .build()
+        .await?;
+    if let Err(error) = consumer.close().await {
+        tracing::debug!(route = %context.name, %error, "closing the dead-letter keeper");
+    }
+    Ok(())
+}
+
 async fn next_of<S: Stream + Unpin>(stream: Option<&mut S>) -> Option<S::Item> {
     match stream {
         Some(stream) => stream.next().await,
@@ -306,15 +337,17 @@ impl Session {
         } else {
             (None, None, LedgerView::default())
         };
-        let (main, retry, capacity) = if route.ordered_by_key {
+        ensure_dead_letter_subscription(&pulsar, context).await?;
+        // Ordered routes retry in place, but consume their retry topic too: replayed dead
+        // letters (`pulsar-bridge dlq replay`) come back through it, to this route only.
+        let (main, capacity) = if route.ordered_by_key {
             let main = subscribe(&pulsar, context, &route.topic, SubType::KeyShared).await?;
-            let capacity = route.concurrency.max(route.receive_queue as usize);
-            (main, None, capacity)
+            (main, route.concurrency.max(route.receive_queue as usize))
         } else {
             let main = subscribe(&pulsar, context, &route.topic, SubType::Shared).await?;
-            let retry = subscribe(&pulsar, context, &route.retry_topic(), SubType::Shared).await?;
-            (main, Some(retry), route.concurrency)
+            (main, route.concurrency)
         };
+        let retry = Some(subscribe(&pulsar, context, &route.retry_topic(), SubType::Shared).await?);
         Ok(Self {
             context: context.clone(),
             pulsar,
@@ -409,12 +442,23 @@ impl Session {
         } else {
             None
         };
-        let (attempts, last_error) = match recorded {
-            Some(entry) if entry.attempts >= message.attempts_before => {
-                (entry.attempts, entry.last_error)
-            }
-            _ => (message.attempts_before, message.last_error.clone()),
+        let (attempts, last_error, first_failure) = match recorded {
+            Some(entry) if entry.attempts >= message.attempts_before => (
+                entry.attempts,
+                entry.last_error,
+                entry.first_failure.or(message.first_failure),
+            ),
+            _ => (
+                message.attempts_before,
+                message.last_error.clone(),
+                message.first_failure,
+            ),
         };
+        // Copies written before first failures were recorded: count from now.
+        let first_failure = first_failure.or_else(|| (attempts > 0).then(Utc::now));
+        if let Some(first) = first_failure {
+            self.context.metrics.retrying(&message.identity(), first);
+        }
         let running = Running {
             source: message.source,
             topic: message.topic.clone(),
@@ -428,6 +472,7 @@ impl Session {
             message,
             attempts,
             last_error,
+            first_failure,
             shutdown: self.shutdown.clone(),
         };
         let task = self.tasks.spawn(job.deliver());
@@ -597,6 +642,8 @@ struct Job {
     /// Failed attempts so far (from the retry copy or the attempt ledger).
     attempts: u32,
     last_error: Option<String>,
+    /// When the first failed attempt was made (from the retry copy or the ledger).
+    first_failure: Option<chrono::DateTime<Utc>>,
     shutdown: CancellationToken,
 }
 
@@ -631,6 +678,11 @@ impl Job {
             RouteMetrics::add(&context.metrics.failed_attempts);
             let error = failure.to_string();
             self.attempts = attempt;
+            let now = Utc::now();
+            let first_failure = *self.first_failure.get_or_insert(now);
+            context
+                .metrics
+                .retrying(&self.message.identity(), first_failure);
             tracing::warn!(
                 route = %context.name,
                 message_id = %self.message.origin.message_id,
@@ -639,13 +691,22 @@ impl Job {
                 %error,
                 "push failed"
             );
-            if self.attempts >= route.max_attempts {
+            let retrying_for = (now - first_failure).to_std().unwrap_or_default();
+            if failure.is_undecodable()
+                || self.attempts >= route.max_attempts
+                || retrying_for >= route.retry_budget
+            {
                 return self.dead_letter(&error).await;
             }
             let delay = failure.retry_delay(&route.backoff, attempt);
             if route.ordered_by_key {
                 // Retry in place, holding the key's later messages back.
-                let record = ledger::attempt_record(&self.message.identity(), attempt, &error);
+                let record = ledger::attempt_record(
+                    &self.message.identity(),
+                    attempt,
+                    &error,
+                    first_failure,
+                );
                 if !self.publish(&route.attempts_topic(), record).await {
                     return Outcome::Released;
                 }
@@ -656,7 +717,7 @@ impl Job {
             } else {
                 let due =
                     Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
-                let copy = self.message.retry_copy(attempt, &error, due);
+                let copy = self.message.retry_copy(attempt, &error, first_failure, due);
                 if !self.publish(&route.retry_topic(), copy).await {
                     return Outcome::Released;
                 }
@@ -710,6 +771,7 @@ impl Job {
             .await;
         }
         RouteMetrics::add(&context.metrics.delivered);
+        context.metrics.settled(&self.message.identity());
         let latency = (Utc::now() - self.message.origin.publish_time)
             .to_std()
             .unwrap_or_default();
@@ -720,9 +782,10 @@ impl Job {
     async fn dead_letter(&self, error: &str) -> Outcome {
         let context = &self.context;
         let route = &context.route;
-        let letter = self
-            .message
-            .dead_letter(self.attempts, error, &route.subscription);
+        let first_failure = self.first_failure.unwrap_or_else(Utc::now);
+        let letter =
+            self.message
+                .dead_letter(self.attempts, error, first_failure, &route.subscription);
         let topic = route.dead_letter_topic();
         if !self.publish(&topic, letter).await {
             return Outcome::Released;
@@ -735,11 +798,23 @@ impl Job {
             .await;
         }
         RouteMetrics::add(&context.metrics.dead_lettered);
+        context.metrics.settled(&self.message.identity());
+        let property = |name: &str| {
+            self.message
+                .properties
+                .get(name)
+                .map_or("", String::as_str)
+                .to_owned()
+        };
         tracing::error!(
+            event_id = property("event_id"),
+            event_type = property("event_type"),
+            correlation_id = property("correlation_id"),
             route = %context.name,
-            message_id = %self.message.origin.message_id,
             attempts = self.attempts,
-            error,
+            last_error = error,
+            message_id = %self.message.origin.message_id,
+            first_failure = %crate::message::rfc3339(first_failure),
             dead_letter_topic = topic,
             "message dead-lettered"
         );

@@ -33,7 +33,10 @@ use pulsar::{
     reader::Reader,
 };
 
-use crate::{config::RouteConfig, message::property};
+use crate::{
+    config::RouteConfig,
+    message::{parse_time, property, rfc3339},
+};
 
 /// Records older than this are ignored and collected.
 pub const RECORD_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -50,6 +53,8 @@ const STATE_DONE: &str = "done";
 pub struct LedgerEntry {
     pub attempts: u32,
     pub last_error: Option<String>,
+    /// When the first failed attempt was made (starts the retry budget).
+    pub first_failure: Option<DateTime<Utc>>,
 }
 
 /// The latest record per identity, as read so far.
@@ -67,13 +72,19 @@ pub struct LedgerStreams {
 }
 
 /// A record appended after a failed attempt.
-pub fn attempt_record(identity: &str, attempts: u32, last_error: &str) -> producer::Message {
+pub fn attempt_record(
+    identity: &str,
+    attempts: u32,
+    last_error: &str,
+    first_failure: DateTime<Utc>,
+) -> producer::Message {
     record(
         identity,
         [
             (property::LEDGER_STATE, STATE_ATTEMPT.to_owned()),
             (property::ATTEMPTS, attempts.to_string()),
             (property::LAST_ERROR, last_error.to_owned()),
+            (property::FIRST_FAILURE, rfc3339(first_failure)),
         ],
     )
 }
@@ -116,6 +127,7 @@ fn read_record(message: &Message<Vec<u8>>, now: DateTime<Utc>) -> Option<Record>
         _ => Some(LedgerEntry {
             attempts: get(property::ATTEMPTS)?.parse().ok()?,
             last_error: get(property::LAST_ERROR).map(str::to_owned),
+            first_failure: get(property::FIRST_FAILURE).and_then(parse_time),
         }),
     };
     let published = i64::try_from(metadata.publish_time)

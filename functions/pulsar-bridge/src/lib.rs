@@ -16,10 +16,12 @@
 //! - **Retries, ordered routes** (Key_Shared, one in-flight message per key): the message is
 //!   retried in place while its key waits; each failed attempt is recorded in the
 //!   `<topic>-<subscription>-ATTEMPTS` ledger topic ([`ledger`]), which outlives restarts.
-//! - **Dead letters**: after `max_attempts` failed attempts the message goes to
-//!   `<topic>-<subscription>-DLQ` with its properties plus `bridge_attempts`,
-//!   `bridge_last_error`, `bridge_origin_topic`, `bridge_origin_message_id`, then is
-//!   acknowledged.
+//! - **Dead letters**: after `max_attempts` failed attempts, or `retry_budget` after the
+//!   first failure, or at once on a 400, the message goes to `<topic>-<subscription>-DLQ`
+//!   with its properties plus its history (`bridge_attempts`, `bridge_last_error`, first
+//!   and last failure, original identity), then is acknowledged. The durable subscription
+//!   `dlq` keeps them; [`dlq`] (`pulsar-bridge dlq list|replay|drop`) lists, replays (to
+//!   the route's retry topic: that route only) or drops them.
 //! - **Operations**: `/health`, `/ready`, `/metrics` ([`metrics`]); SIGTERM drains in-flight
 //!   pushes for `BRIDGE_SHUTDOWN_GRACE_MS`.
 //!
@@ -30,10 +32,12 @@ mod app;
 pub mod auth;
 pub mod config;
 mod delivery;
+pub mod dlq;
 pub mod ledger;
 pub mod message;
 pub mod metrics;
 pub mod pusher;
 
 pub use app::{BridgeError, RunningBridge, run, start};
+pub use delivery::DEAD_LETTER_SUBSCRIPTION;
 pub use tokio_util::sync::CancellationToken;

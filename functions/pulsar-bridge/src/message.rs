@@ -29,9 +29,15 @@ pub mod property {
     pub const DEAD_LETTERED_AT: &str = "bridge_dead_lettered_at";
     /// Attempt-ledger records: `attempt` or `done`.
     pub const LEDGER_STATE: &str = "bridge_ledger_state";
+    /// When the first failed attempt was made (RFC 3339); starts the retry budget.
+    pub const FIRST_FAILURE: &str = "bridge_first_failure_at";
+    /// When the last failed attempt was made (RFC 3339).
+    pub const LAST_FAILURE: &str = "bridge_last_failure_at";
+    /// Replayed dead letters: when `pulsar-bridge dlq replay` sent it back (RFC 3339).
+    pub const REPLAYED_AT: &str = "bridge_replayed_at";
 
     /// Every property above.
-    pub const ALL: [&str; 9] = [
+    pub const ALL: [&str; 12] = [
         ORIGIN_TOPIC,
         ORIGIN_MESSAGE_ID,
         ORIGIN_PUBLISH_TIME,
@@ -41,6 +47,9 @@ pub mod property {
         SUBSCRIPTION,
         DEAD_LETTERED_AT,
         LEDGER_STATE,
+        FIRST_FAILURE,
+        LAST_FAILURE,
+        REPLAYED_AT,
     ];
 }
 
@@ -90,6 +99,8 @@ pub struct Inbound {
     /// Failed attempts recorded on the message (retry copies); 0 for a first delivery.
     pub attempts_before: u32,
     pub last_error: Option<String>,
+    /// Retry copies: when the first failed attempt was made.
+    pub first_failure: Option<DateTime<Utc>>,
     /// Retry copies: when the next attempt is due.
     pub not_before: Option<DateTime<Utc>>,
 }
@@ -105,8 +116,16 @@ pub fn format_message_id(id: &MessageIdData) -> String {
     )
 }
 
-fn rfc3339(time: DateTime<Utc>) -> String {
+/// RFC 3339 with milliseconds, UTC.
+pub fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Reads an RFC 3339 time.
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|time| time.with_timezone(&Utc))
 }
 
 impl Inbound {
@@ -134,8 +153,8 @@ impl Inbound {
                 .and_then(DateTime::from_timestamp_millis)
                 .unwrap_or_else(Utc::now),
         };
-        let (origin, attempts_before, last_error, not_before) = match source {
-            Source::Main => (own_origin, 0, None, None),
+        let (origin, attempts_before, last_error, first_failure, not_before) = match source {
+            Source::Main => (own_origin, 0, None, None, None),
             Source::Retry => {
                 let get = |name: &str| properties.get(name).filter(|value| !value.is_empty());
                 let origin = match (
@@ -157,10 +176,12 @@ impl Inbound {
                 let not_before = get(property::NOT_BEFORE)
                     .and_then(|text| text.parse::<i64>().ok())
                     .and_then(DateTime::from_timestamp_millis);
+                let first_failure = get(property::FIRST_FAILURE).and_then(|text| parse_time(text));
                 (
                     origin,
                     attempts,
                     get(property::LAST_ERROR).cloned(),
+                    first_failure,
                     not_before,
                 )
             }
@@ -179,6 +200,7 @@ impl Inbound {
             origin,
             attempts_before,
             last_error,
+            first_failure,
             not_before,
         }
     }
@@ -253,7 +275,12 @@ impl Inbound {
         }
     }
 
-    fn properties_with_history(&self, attempts: u32, last_error: &str) -> HashMap<String, String> {
+    fn properties_with_history(
+        &self,
+        attempts: u32,
+        last_error: &str,
+        first_failure: DateTime<Utc>,
+    ) -> HashMap<String, String> {
         let mut properties: HashMap<String, String> = self
             .producer_properties()
             .map(|(name, value)| (name.clone(), value.clone()))
@@ -269,6 +296,8 @@ impl Inbound {
         );
         properties.insert(property::ATTEMPTS.into(), attempts.to_string());
         properties.insert(property::LAST_ERROR.into(), last_error.to_owned());
+        properties.insert(property::FIRST_FAILURE.into(), rfc3339(first_failure));
+        properties.insert(property::LAST_FAILURE.into(), rfc3339(Utc::now()));
         properties
     }
 
@@ -278,9 +307,10 @@ impl Inbound {
         &self,
         attempts: u32,
         last_error: &str,
+        first_failure: DateTime<Utc>,
         not_before: DateTime<Utc>,
     ) -> producer::Message {
-        let mut properties = self.properties_with_history(attempts, last_error);
+        let mut properties = self.properties_with_history(attempts, last_error, first_failure);
         let due = not_before.timestamp_millis();
         properties.insert(property::NOT_BEFORE.into(), due.to_string());
         producer::Message {
@@ -294,9 +324,10 @@ impl Inbound {
         &self,
         attempts: u32,
         last_error: &str,
+        first_failure: DateTime<Utc>,
         subscription: &str,
     ) -> producer::Message {
-        let mut properties = self.properties_with_history(attempts, last_error);
+        let mut properties = self.properties_with_history(attempts, last_error, first_failure);
         properties.insert(property::SUBSCRIPTION.into(), subscription.to_owned());
         properties.insert(property::DEAD_LETTERED_AT.into(), rfc3339(Utc::now()));
         self.copy(properties)
@@ -403,7 +434,8 @@ mod tests {
         );
         assert_eq!(first.attempts_before, 0, "main-topic messages start over");
         let due = DateTime::from_timestamp_millis(1_758_362_401_000).unwrap();
-        let copy = first.retry_copy(2, "HTTP 503", due);
+        let failed = DateTime::from_timestamp_millis(1_758_362_400_500).unwrap();
+        let copy = first.retry_copy(2, "HTTP 503", failed, due);
         assert_eq!(copy.deliver_at_time, Some(1_758_362_401_000));
         assert_eq!(copy.partition_key.as_deref(), Some("camp-1"));
         assert_eq!(copy.payload, first.payload);
@@ -417,6 +449,7 @@ mod tests {
         assert_eq!(again.attempts_before, 2);
         assert_eq!(again.last_error.as_deref(), Some("HTTP 503"));
         assert_eq!(again.not_before, Some(due));
+        assert_eq!(again.first_failure, Some(failed));
         assert_eq!(again.identity(), first.identity());
         assert_eq!(again.attributes(), first.attributes());
         assert!(!again.attributes().contains_key("bridge_attempts"));
@@ -425,7 +458,7 @@ mod tests {
     #[test]
     fn dead_letter_carries_history() {
         let message = received(Source::Main, &[("event_id", "e-1")]);
-        let letter = message.dead_letter(5, "HTTP 400: bad", "send-contract");
+        let letter = message.dead_letter(5, "HTTP 400: bad", Utc::now(), "send-contract");
         let props = &letter.properties;
         assert_eq!(props["event_id"], "e-1");
         assert_eq!(props["bridge_attempts"], "5");
@@ -437,6 +470,8 @@ mod tests {
         assert_eq!(props["bridge_origin_message_id"], "12:34:-1:-1");
         assert_eq!(props["bridge_subscription"], "send-contract");
         assert!(props.contains_key("bridge_dead_lettered_at"));
+        assert!(props.contains_key("bridge_first_failure_at"));
+        assert!(props.contains_key("bridge_last_failure_at"));
         assert_eq!(letter.deliver_at_time, None);
     }
 

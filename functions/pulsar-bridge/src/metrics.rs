@@ -2,13 +2,19 @@
 //! atomic counters per route need no metrics framework.
 
 use std::{
+    collections::HashMap,
     fmt::Write as _,
     sync::{
-        Arc,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
     },
     time::Duration,
 };
+
+use chrono::{DateTime, Utc};
+
+/// Default of [`RouteMetrics::set_retry_horizon`].
+const DEFAULT_RETRY_HORIZON: Duration = Duration::from_secs(600);
 
 /// Upper bounds (seconds) of the latency histograms' buckets.
 const BUCKETS: [f64; 16] = [
@@ -52,6 +58,9 @@ impl Histogram {
     }
 }
 
+/// A retrying message: its first failure, and when this instance last saw it fail.
+type Retrying = (DateTime<Utc>, DateTime<Utc>);
+
 /// What one route did since the process started.
 #[derive(Debug)]
 pub struct RouteMetrics {
@@ -81,6 +90,15 @@ pub struct RouteMetrics {
     pub push_duration: Histogram,
     /// From the original publish time to the successful push.
     pub delivery_latency: Histogram,
+    /// Messages of `dlq` on the dead-letter topic not yet replayed or dropped, as the admin
+    /// API last reported it; -1 while unknown.
+    pub dead_letter_backlog: AtomicI64,
+    /// Messages this instance knows to be retrying: identity -> (first failure, when this
+    /// instance last saw it fail).
+    retrying: Mutex<HashMap<String, Retrying>>,
+    /// How long an entry of `retrying` counts without failing again here (its retry copy
+    /// may have gone to another instance), in milliseconds.
+    retry_horizon_ms: AtomicU64,
 }
 
 impl RouteMetrics {
@@ -100,7 +118,57 @@ impl RouteMetrics {
             broker_reachable: AtomicBool::new(false),
             push_duration: Histogram::default(),
             delivery_latency: Histogram::default(),
+            dead_letter_backlog: AtomicI64::new(-1),
+            retrying: Mutex::new(HashMap::new()),
+            retry_horizon_ms: AtomicU64::new(DEFAULT_RETRY_HORIZON.as_millis() as u64),
         }
+    }
+
+    /// Sets how long a retrying message counts without failing again on this instance
+    /// (longer than the longest wait between two attempts plus a push).
+    pub fn set_retry_horizon(&self, horizon: Duration) {
+        let millis = u64::try_from(horizon.as_millis()).unwrap_or(u64::MAX);
+        self.retry_horizon_ms.store(millis, Ordering::Relaxed);
+    }
+
+    /// Notes that the message `identity` is retrying since `first_failure`.
+    pub fn retrying(&self, identity: &str, first_failure: DateTime<Utc>) {
+        self.retrying_at(identity, first_failure, Utc::now());
+    }
+
+    fn retrying_at(&self, identity: &str, first_failure: DateTime<Utc>, now: DateTime<Utc>) {
+        let mut retrying = self.retrying.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = retrying
+            .entry(identity.to_owned())
+            .or_insert((first_failure, now));
+        entry.0 = entry.0.min(first_failure);
+        entry.1 = now;
+    }
+
+    /// Notes that the message `identity` is settled for good (delivered or dead-lettered).
+    pub fn settled(&self, identity: &str) {
+        self.retrying
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(identity);
+    }
+
+    /// Messages known to be retrying, and the age of the oldest one's first failure.
+    /// Entries not seen failing here within the retry horizon are forgotten: their retry
+    /// copy went to another instance.
+    pub fn retry_state(&self, now: DateTime<Utc>) -> (usize, Duration) {
+        let horizon = chrono::Duration::milliseconds(
+            i64::try_from(self.retry_horizon_ms.load(Ordering::Relaxed)).unwrap_or(i64::MAX),
+        );
+        let mut retrying = self.retrying.lock().unwrap_or_else(PoisonError::into_inner);
+        retrying.retain(|_, (_, seen)| now - *seen <= horizon);
+        let oldest = retrying
+            .values()
+            .map(|(first, _)| first)
+            .min()
+            .and_then(|first| (now - *first).to_std().ok())
+            .unwrap_or_default();
+        (retrying.len(), oldest)
     }
 
     /// Subscribed and the broker answers: what `/ready` requires of every route.
@@ -129,7 +197,7 @@ struct Family {
     value: fn(&RouteMetrics) -> String,
 }
 
-const FAMILIES: [Family; 8] = [
+const FAMILIES: [Family; 11] = [
     Family {
         name: "pulsar_bridge_delivered_total",
         kind: "counter",
@@ -177,6 +245,24 @@ const FAMILIES: [Family; 8] = [
         kind: "gauge",
         help: "1 when the route's consumers are subscribed and the broker answers.",
         value: |m| u8::from(m.is_connected()).to_string(),
+    },
+    Family {
+        name: "pulsar_bridge_dead_letter_backlog",
+        kind: "gauge",
+        help: "Dead letters kept on the route's dead-letter topic (subscription dlq), from the admin API; -1 while unknown.",
+        value: |m| m.dead_letter_backlog.load(Ordering::Relaxed).to_string(),
+    },
+    Family {
+        name: "pulsar_bridge_retrying",
+        kind: "gauge",
+        help: "Messages this instance knows to be waiting for another attempt.",
+        value: |m| m.retry_state(Utc::now()).0.to_string(),
+    },
+    Family {
+        name: "pulsar_bridge_oldest_retry_age_seconds",
+        kind: "gauge",
+        help: "Time since the first failure of the oldest message still retrying (0 when none).",
+        value: |m| format!("{:.3}", m.retry_state(Utc::now()).1.as_secs_f64()),
     },
 ];
 
@@ -237,6 +323,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn oldest_retry_age() {
+        let route = RouteMetrics::new("t/s".into(), "t".into(), "s".into());
+        let now = Utc::now();
+        assert_eq!(route.retry_state(now), (0, Duration::ZERO));
+        route.retrying("a", now - chrono::Duration::seconds(30));
+        route.retrying("b", now - chrono::Duration::seconds(5));
+        // A later failure of the same message keeps its first failure.
+        route.retrying("a", now - chrono::Duration::seconds(1));
+        assert_eq!(route.retry_state(now), (2, Duration::from_secs(30)));
+        route.settled("a");
+        assert_eq!(route.retry_state(now), (1, Duration::from_secs(5)));
+        // Not seen failing here for longer than the horizon: gone to another instance.
+        route.set_retry_horizon(Duration::from_secs(60));
+        route.retrying_at(
+            "c",
+            now - chrono::Duration::seconds(300),
+            now - chrono::Duration::seconds(61),
+        );
+        assert_eq!(route.retry_state(now).0, 1);
+    }
+
+    #[test]
     fn renders_counters_gauges_and_histograms_per_route() {
         let route = Arc::new(RouteMetrics::new(
             "orders/billing".into(),
@@ -261,6 +369,9 @@ mod tests {
             format!("pulsar_bridge_dead_lettered_total{{{labels}}} 0"),
             format!("pulsar_bridge_in_flight{{{labels}}} 3"),
             format!("pulsar_bridge_connected{{{labels}}} 0"),
+            format!("pulsar_bridge_dead_letter_backlog{{{labels}}} -1"),
+            format!("pulsar_bridge_retrying{{{labels}}} 0"),
+            format!("pulsar_bridge_oldest_retry_age_seconds{{{labels}}} 0.000"),
             "# TYPE pulsar_bridge_push_duration_seconds histogram".to_owned(),
             format!("pulsar_bridge_push_duration_seconds_bucket{{{labels},le=\"0.0025\"}} 0"),
             format!("pulsar_bridge_push_duration_seconds_bucket{{{labels},le=\"0.005\"}} 1"),

@@ -506,6 +506,7 @@ pub async fn wait_acknowledged(topic: &str, subscription: &str, limit: Duration)
 pub fn route(topic: &str, subscription: &str, url: &str) -> RouteConfig {
     RouteDefaults {
         max_attempts: 5,
+        retry_budget: Duration::from_secs(3600),
         backoff: Backoff {
             initial: Duration::from_millis(100),
             max: Duration::from_millis(400),
@@ -527,6 +528,7 @@ pub fn config(routes: Vec<RouteConfig>) -> BridgeConfig {
         routes,
         skipped_routes: vec![],
         shutdown_grace: Duration::from_secs(5),
+        admin_url: None,
     }
 }
 
