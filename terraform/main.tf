@@ -284,6 +284,8 @@ module "bridge" {
       BRIDGE_RETRY_BUDGET      = var.bridge_retry_budget
       BRIDGE_SHUTDOWN_GRACE_MS = "6000"
     },
+    # The dead-letter backlog on /metrics comes from the admin API (docs/BRIDGE.md).
+    local.pulsar_vm ? { PULSAR_ADMIN_URL = module.pulsar_vm[0].admin_url } : {},
     var.bridge_env,
   )
   secret_env = local.pulsar_token
