@@ -482,8 +482,18 @@ def step_http(results):
         log(f"HTTP: GET /influencers/{{id}}, {connections} connections, {DURATION} s")
         get.append(wrk(url, "get.lua", connections, DURATION, {"WRK_IDS": ids_path}))
     function.stop()
+    # What the inline publish costs a closed-loop client: the same POSTs answered right
+    # after the commit (the publish goes on in the background), at 16 and 64 connections.
+    at_commit = start_function("register-influencer", DB_FUNCTIONS, instance="-at-commit",
+                               PUBLISH_INLINE_BUDGET_MS="1")
+    post_at_commit = []
+    for connections in CONCURRENCIES[1:]:
+        log(f"HTTP: POST /influencers answered at commit (PUBLISH_INLINE_BUDGET_MS=1), {connections} connections, {DURATION} s")
+        post_at_commit.append(wrk(at_commit.url, "post.lua", connections, DURATION))
+    at_commit.stop()
     results["http"] = {
         "post": post,
+        "post_at_commit": post_at_commit,
         "get": get,
         "rows_after": int(psql(DB_FUNCTIONS, "SELECT count(*) FROM alpes.influencers")),
         "settings": "DATABASE_MAX_CONNECTIONS 10 (default), RUST_LOG " + function_env("x")["RUST_LOG"],
@@ -494,6 +504,18 @@ def broker_pid():
     state = os.environ.get("ALPES_STATE_DIR", os.path.join(ROOT, ".local"))
     with open(os.path.join(state, "pulsar.pid")) as file:
         return int(file.read().strip())
+
+
+def ready_status(port):
+    """GET /ready with a timeout above its own 2 s dependency checks."""
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", "/ready")
+        status = connection.getresponse().status
+        connection.close()
+        return status
+    except OSError:
+        return None
 
 
 def step_hung(results):
@@ -509,14 +531,14 @@ def step_hung(results):
     os.kill(pid, signal.SIGSTOP)
     try:
         during = wrk(url, "post.lua", 16, frozen)
-        ready = http_status(function.port, "/ready")
+        ready = ready_status(function.port)
     finally:
         os.kill(pid, signal.SIGCONT)
     log("hung broker: SIGCONT; waiting for the outbox to drain")
     drained_in = None
     began = time.monotonic()
     while time.monotonic() - began < 300:
-        if psql(DB_FUNCTIONS, "SELECT count(*) FROM alpes.outbox WHERE published_at IS NULL") == "0":
+        if psql(DB_FUNCTIONS, "SELECT count(*) FROM alpes.outbox WHERE published_at IS NULL").strip() == "0":
             drained_in = round(time.monotonic() - began, 1)
             break
         time.sleep(0.5)
@@ -526,7 +548,7 @@ def step_hung(results):
         "post": during,
         "ready_status_while_frozen": ready,
         "outbox_drained_after_s": drained_in,
-        "rows": int(psql(DB_FUNCTIONS, "SELECT count(*) FROM alpes.influencers")),
+        "rows": int(psql(DB_FUNCTIONS, "SELECT count(*) FROM alpes.influencers").strip()),
     }
 
 

@@ -174,6 +174,23 @@ def markdown(results):
                 f"| {cores(register, 'postgres', 'pgbench', 'other', 'machine')} |")
         add("")
 
+    at_commit = (results.get("http") or {}).get("post_at_commit")
+    if at_commit:
+        add("### What the inline publish costs a write\n")
+        add("The same `POST /influencers` with `PUBLISH_INLINE_BUDGET_MS=1`: each write answers "
+            "right after its commit and its publish finishes in the background (the default waits "
+            "up to 200 ms for the broker's receipt, a BookKeeper journal write). The difference "
+            "to the table above is the broker's share of a write's latency.\n")
+        add("| connections | req/s | p50 / p99 | ratio to pgbench (insert + outbox) |")
+        add("|---|---|---|---|")
+        pg = {row["clients"]: row for row in (results.get("pgbench") or {}).get("register", [])}
+        for run in at_commit:
+            base = pg.get(run["connections"])
+            ratio = f"{run['rps'] / base['tps']:.2f}" if base else "n/a"
+            add(f"| {run['connections']} | {run['rps']:.0f} | {ms(run['latency_ms']['p50'])} / "
+                f"{ms(run['latency_ms']['p99'])} | {ratio} |")
+        add("")
+
     hung = results.get("hung_broker")
     if hung:
         run = hung["post"]

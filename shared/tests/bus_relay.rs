@@ -363,3 +363,51 @@ async fn a_hung_broker_costs_a_write_at_most_the_inline_budget(
     assert_eq!(outcome.failed, 1);
     accepted.abort();
 }
+
+/// A backlog (rows left by a broker outage) goes out in one sweep, every key's rows in
+/// the order they were written, all handed to the broker before the receipts are awaited.
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn a_sweep_drains_a_backlog_in_key_order(_: PgPoolOptions, connect: PgConnectOptions) {
+    let pool = store::pool(&DatabaseSettings::new(connect), Context::Alpes);
+    let subscription = format!("bus-relay-backlog-{}", uuid::Uuid::new_v4().simple());
+    let mut consumer = subscribe(&subscription).await;
+    let relay = relay(&pool, bus(pulsar_url()));
+    let key = format!("camp-{}", uuid::Uuid::new_v4().simple());
+    let mut written = Vec::new();
+    for _ in 0..300 {
+        let (event, metadata) = campaign_event(&key);
+        let row = outbox::OutboxMessage::new(&event, &metadata).unwrap();
+        written.push(metadata.event_id.to_string());
+        enqueue_committed(&pool, row, Duration::ZERO).await;
+    }
+    let outcome = relay.sweep().await.unwrap();
+    let errors: Vec<String> =
+        sqlx::query_scalar("SELECT last_error FROM outbox WHERE last_error IS NOT NULL")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(outcome.published, 300, "{outcome:?} {errors:?}");
+    assert_eq!(pending(&pool).await, 0);
+    let mut received = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while received.len() < written.len() {
+        let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, consumer.next()).await else {
+            panic!("{} of {} arrived", received.len(), written.len());
+        };
+        consumer.ack(&message).await.expect("ack");
+        if message.key().as_deref() == Some(key.as_str()) {
+            let id = message
+                .metadata()
+                .properties
+                .iter()
+                .find(|kv| kv.key == "event_id")
+                .map(|kv| kv.value.clone())
+                .unwrap_or_default();
+            received.push(id);
+        }
+    }
+    assert_eq!(
+        received, written,
+        "the key's events in the order they were written"
+    );
+}

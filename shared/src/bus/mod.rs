@@ -30,6 +30,23 @@ pub trait Publisher: Send + Sync {
     fn publish(&self, message: &OutboxMessage)
     -> impl Future<Output = Result<(), BusError>> + Send;
 
+    /// Publishes `messages` in order and answers each one's outcome, in order. The
+    /// default sends them one after the other; a broker client that can keep several in
+    /// flight on one ordered producer overrides it (the relay's sweeps drain a backlog
+    /// with it).
+    fn publish_all(
+        &self,
+        messages: &[OutboxMessage],
+    ) -> impl Future<Output = Vec<Result<(), BusError>>> + Send {
+        async move {
+            let mut outcomes = Vec::with_capacity(messages.len());
+            for message in messages {
+                outcomes.push(self.publish(message).await);
+            }
+            outcomes
+        }
+    }
+
     /// Whether the broker answers, for `/ready`.
     fn ready(&self) -> impl Future<Output = Result<(), BusError>> + Send;
 }
@@ -45,6 +62,13 @@ impl Publisher for EventBus {
         match self {
             Self::Pulsar(bus) => bus.publish(message).await,
             Self::PubSub(bus) => bus.publish(message).await,
+        }
+    }
+
+    async fn publish_all(&self, messages: &[OutboxMessage]) -> Vec<Result<(), BusError>> {
+        match self {
+            Self::Pulsar(bus) => bus.publish_all(messages).await,
+            Self::PubSub(bus) => bus.publish_all(messages).await,
         }
     }
 

@@ -24,6 +24,11 @@ pub struct PulsarSettings {
     pub namespace: String,
 }
 
+/// Messages one broker connection queues for the socket before refusing (`SlowDown`).
+const OUTBOUND_MESSAGES: usize = 2048;
+/// Messages [`PulsarBus::publish_all`] keeps in flight at once.
+const PIPELINE_WINDOW: usize = 256;
+
 /// The namespace of the contract's topics.
 pub const DEFAULT_NAMESPACE: &str = "public/default";
 
@@ -97,6 +102,10 @@ impl PulsarBus {
             .get_or_try_init(|| async {
                 let timeout = self.settings.operation_timeout;
                 let mut builder = Pulsar::builder(&self.settings.url, TokioExecutor)
+                    // Messages handed over but not yet written to the socket, per
+                    // connection: the crate's default (100) answers `SlowDown` to the
+                    // 101st concurrent publish (a burst of requests, a relay backlog).
+                    .with_outbound_channel_size(OUTBOUND_MESSAGES)
                     .with_operation_retry_options(OperationRetryOptions {
                         operation_timeout: timeout,
                         retry_delay: Duration::from_millis(200),
@@ -149,43 +158,120 @@ impl PulsarBus {
     }
 }
 
-impl Publisher for PulsarBus {
-    async fn publish(&self, message: &OutboxMessage) -> Result<(), BusError> {
+impl PulsarBus {
+    /// Hands `message` to its topic's producer (creating it if needed), which fixes its
+    /// place in the topic's order; returns the broker's receipt to await. The topic's
+    /// lock is held for the hand-over only, so concurrent publishes share round trips
+    /// instead of queueing behind them.
+    async fn hand_over(
+        &self,
+        slot: &ProducerSlot,
+        topic: Topic,
+        message: &OutboxMessage,
+    ) -> Result<pulsar::producer::SendFuture, BusError> {
+        let mut producer = self.lock_slot(slot).await?;
+        if producer.is_none() {
+            *producer = Some(self.create_producer(topic).await?);
+        }
+        let Some(producer) = producer.as_mut() else {
+            return Err(BusError::Broker("no producer".into()));
+        };
+        let mut builder = producer
+            .create_message()
+            .with_content(message.payload.clone())
+            .with_key(message.message_key.clone());
+        for (name, value) in &message.properties {
+            builder = builder.with_property(name, value);
+        }
+        self.bounded(builder.send_non_blocking()).await
+    }
+
+    fn slot(&self, message: &OutboxMessage) -> Result<(Topic, ProducerSlot), BusError> {
         let topic = Topic::from_name(&message.topic)
             .ok_or_else(|| BusError::UnknownTopic(message.topic.clone()))?;
-        let slot = self.producers.get(&topic).cloned().unwrap_or_default();
-        // The topic's producer is locked only to create it if needed and to hand the
-        // message over (which fixes its place in the topic's order); the broker's receipt
-        // is awaited after the lock is released, so concurrent publishes share the round
-        // trip instead of queueing behind it.
-        let handed_over = async {
-            let mut producer = self.lock_slot(&slot).await?;
-            if producer.is_none() {
-                *producer = Some(self.create_producer(topic).await?);
-            }
-            let Some(producer) = producer.as_mut() else {
-                return Err(BusError::Broker("no producer".into()));
+        Ok((
+            topic,
+            self.producers.get(&topic).cloned().unwrap_or_default(),
+        ))
+    }
+
+    /// [`Publisher::publish_all`] of at most one window: every message handed over in
+    /// order, then the receipts awaited together.
+    async fn publish_window(&self, messages: &[OutboxMessage]) -> Vec<Result<(), BusError>> {
+        let mut receipts = Vec::with_capacity(messages.len());
+        let mut refused = None;
+        for message in messages {
+            let handed = match self.slot(message) {
+                Ok((topic, slot)) => match self.hand_over(&slot, topic, message).await {
+                    Ok(receipt) => Ok((slot, receipt)),
+                    Err(error) => Err((Some(slot), error)),
+                },
+                Err(error) => Err((None, error)),
             };
-            let mut builder = producer
-                .create_message()
-                .with_content(message.payload.clone())
-                .with_key(message.message_key.clone());
-            for (name, value) in &message.properties {
-                builder = builder.with_property(name, value);
+            match handed {
+                Ok(receipt) => receipts.push(receipt),
+                Err(failure) => {
+                    refused = Some(failure);
+                    break;
+                }
             }
-            self.bounded(builder.send_non_blocking()).await
         }
-        .await;
-        let sent = match handed_over {
+        let mut outcomes: Vec<Result<(), BusError>> =
+            futures::future::join_all(receipts.into_iter().map(|(slot, receipt)| async move {
+                let sent = self.bounded(receipt).await.map(drop);
+                if sent.is_err() {
+                    self.forget(&slot).await;
+                }
+                sent
+            }))
+            .await;
+        if let Some((slot, error)) = refused {
+            if let Some(slot) = slot {
+                self.forget(&slot).await;
+            }
+            outcomes.push(Err(error));
+        }
+        outcomes
+    }
+
+    /// Drops `slot`'s producer after a failure, so the next publish starts afresh.
+    async fn forget(&self, slot: &ProducerSlot) {
+        if let Ok(mut producer) = self.lock_slot(slot).await {
+            *producer = None;
+        }
+    }
+}
+
+impl Publisher for PulsarBus {
+    async fn publish(&self, message: &OutboxMessage) -> Result<(), BusError> {
+        let (topic, slot) = self.slot(message)?;
+        let sent = match self.hand_over(&slot, topic, message).await {
             Ok(receipt) => self.bounded(receipt).await,
             Err(error) => Err(error),
         };
-        if sent.is_err()
-            && let Ok(mut producer) = self.lock_slot(&slot).await
-        {
-            *producer = None;
+        if sent.is_err() {
+            self.forget(&slot).await;
         }
         sent.map(drop)
+    }
+
+    /// Hands the messages over in order, a window at a time (stopping at the first that
+    /// cannot be), awaiting each window's receipts together: a backlog goes out at the
+    /// broker's pace, not one round trip per message.
+    async fn publish_all(&self, messages: &[OutboxMessage]) -> Vec<Result<(), BusError>> {
+        let mut outcomes = Vec::with_capacity(messages.len());
+        for window in messages.chunks(PIPELINE_WINDOW) {
+            outcomes.extend(self.publish_window(window).await);
+            if outcomes.iter().any(Result::is_err) {
+                break;
+            }
+        }
+        while outcomes.len() < messages.len() {
+            outcomes.push(Err(BusError::Broker(
+                "not sent: an earlier message failed".into(),
+            )));
+        }
+        outcomes
     }
 
     /// A broker round trip (a topic lookup), not just an open connection: a hung broker

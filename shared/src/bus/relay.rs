@@ -69,7 +69,7 @@ impl Default for RelaySettings {
         Self {
             inline_budget: Duration::from_millis(200),
             lease: Duration::from_secs(30),
-            batch: 100,
+            batch: 500,
             breaker_threshold: 3,
             breaker_cooldown: Duration::from_secs(5),
             outbox_retention: Duration::from_secs(7 * 24 * 3600),
@@ -363,41 +363,59 @@ impl<P: Publisher + 'static> Relay<P> {
     }
 
     /// One sweep: claims up to a batch of due rows (committed at once), publishes them in
-    /// order outside any transaction, stops at the first broker error (that row is retried
-    /// after [`retry_delay`], the rest are released), then marks the published ones in one
+    /// order outside any transaction (all handed to the broker, then the receipts awaited
+    /// together), keeps the rows before the first broker error, retries that row after
+    /// [`retry_delay`] and releases the rest, then marks the published ones in one
     /// statement.
     pub async fn sweep(&self) -> Result<RelayOutcome, StoreError> {
         let settings = &self.inner.settings;
         let claimed = outbox::claim_due(&self.inner.pool, settings.batch, settings.lease).await?;
-        let mut outcome = RelayOutcome::default();
-        let mut published = Vec::with_capacity(claimed.len());
-        let mut failure = None;
-        let mut claimed = claimed.into_iter();
-        while let Some(pending) = claimed.next() {
-            match self.inner.publisher.publish(&pending.message).await {
-                Ok(()) => {
-                    self.inner.breaker.succeeded();
-                    published.push(pending.message.event_id);
-                }
-                Err(error) => {
-                    self.inner.breaker.failed();
-                    tracing::warn!(event_id = %pending.message.event_id, topic = %pending.message.topic,
-                        attempts = pending.attempts + 1, %error, "publish failed, will retry");
-                    let rest: Vec<Uuid> = claimed.by_ref().map(|p| p.message.event_id).collect();
-                    failure = Some((pending, error, rest));
-                }
-            }
+        if claimed.is_empty() {
+            return Ok(RelayOutcome::default());
         }
+        let messages: Vec<OutboxMessage> = claimed
+            .iter()
+            .map(|pending| pending.message.clone())
+            .collect();
+        let outcomes = self.inner.publisher.publish_all(&messages).await;
+        let first_failure = outcomes.iter().position(Result::is_err);
+        let published: Vec<Uuid> = claimed
+            .iter()
+            .take(first_failure.unwrap_or(claimed.len()))
+            .map(|pending| pending.message.event_id)
+            .collect();
+        if !published.is_empty() {
+            self.inner.breaker.succeeded();
+        }
+        // Rows after the first failure are given back even if the broker took them (a
+        // later duplicate, with the same event id), so that a key's rows never go out
+        // again ahead of the failed one.
         outbox::mark_published(&self.inner.pool, &published).await?;
-        outcome.published = published.len();
-        if let Some((pending, error, rest)) = failure {
+        let mut outcome = RelayOutcome {
+            published: published.len(),
+            ..RelayOutcome::default()
+        };
+        if let Some(index) = first_failure {
+            let pending = &claimed[index];
+            let error = outcomes
+                .into_iter()
+                .nth(index)
+                .and_then(Result::err)
+                .map_or_else(|| "unknown".to_owned(), |error| error.to_string());
+            self.inner.breaker.failed();
+            tracing::warn!(event_id = %pending.message.event_id, topic = %pending.message.topic,
+                attempts = pending.attempts + 1, %error, "publish failed, will retry");
             outbox::mark_failed(
                 &self.inner.pool,
                 pending.message.event_id,
-                &error.to_string(),
+                &error,
                 retry_delay(pending.attempts),
             )
             .await?;
+            let rest: Vec<Uuid> = claimed[index + 1..]
+                .iter()
+                .map(|pending| pending.message.event_id)
+                .collect();
             outbox::release(&self.inner.pool, &rest).await?;
             outcome.failed = 1;
             outcome.released = rest.len();

@@ -38,7 +38,7 @@ use crate::{
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Bound on each dependency check of `/ready`.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
-/// Bound on the sweeps of one `POST /outbox/relay` (so at most 1000 rows per call).
+/// Bound on the sweeps of one `POST /outbox/relay` (so at most 5000 rows per call).
 const RELAY_REQUEST_SWEEPS: usize = 10;
 /// Bound on the back-to-back sweeps of one relay tick (a backlog drains without waiting
 /// for the next tick, and the loop still yields now and then).
@@ -208,7 +208,7 @@ struct RelayReport {
     published: usize,
 }
 
-/// `POST /outbox/relay`: sweeps the outbox now, until no event is due (at most 1000 per
+/// `POST /outbox/relay`: sweeps the outbox now, until no event is due (at most 5000 per
 /// call), for a scheduler. Each instance also sweeps every `RELAY_INTERVAL_MS` while it
 /// runs, but on Cloud Run an instance gets CPU only during requests and may be gone: a
 /// Cloud Scheduler job calling this endpoint (with an OIDC token, checked as the event
