@@ -20,7 +20,7 @@ CARGO ?= cargo
 # A bound on the whole test run, so a hung test fails CI instead of eating its time.
 TEST_TIMEOUT ?= 2400
 
-.PHONY: test-fast test-services help run migrate measure bench services services-down services-status tools build test fmt fmt-check lint clean-state
+.PHONY: test-fast test-services help run run-one jaeger trace migrate measure bench services services-down services-status tools build test fmt fmt-check lint clean-state
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -39,7 +39,9 @@ services-status: ## Tell which dev services answer
 
 FUNCTION ?= register-influencer
 PORT ?= 3000
-run: tools services migrate ## Start the services and run one function: make run FUNCTION=create-campaign PORT=3001
+run: local ## The whole system: services, every function, the bridge, the gateway on :8000 [TRACING=1: and Jaeger]
+
+run-one: tools services migrate ## Start the services and run one function: make run-one FUNCTION=create-campaign PORT=3001
 	PORT=$(PORT) PUSH_AUTH=$${PUSH_AUTH:-static} PUSH_TOKEN=$${PUSH_TOKEN:-local-push-token} \
 	  DATABASE_URL=$(if $(filter generate-report compensate-report,$(FUNCTION)),$(REPORTES_DATABASE_URL),$(DATABASE_URL)) \
 	  $(CARGO) run -p $(FUNCTION)
@@ -49,9 +51,16 @@ migrate: ## Apply the migrations to the alpes and reportes databases
 	DATABASE_URL=$(DATABASE_URL) $(CARGO) run -q -p alpes-shared --bin migrate
 	DATABASE_URL=$(REPORTES_DATABASE_URL) $(CARGO) run -q -p alpes-shared --bin migrate
 
+TRACING ?= 0
 .PHONY: local check-containers
-local: tools ## The whole topology as native processes, gateway on :8000 (Ctrl-C stops it)
-	@REPORTES_DATABASE_URL=$(REPORTES_DATABASE_URL) scripts/local.sh
+local: tools ## The whole topology as native processes, gateway on :8000 (Ctrl-C stops it) [TRACING=1: spans to Jaeger, make trace]
+	@REPORTES_DATABASE_URL=$(REPORTES_DATABASE_URL) TRACING=$(TRACING) scripts/local.sh
+
+jaeger: ## Build (once, with Go) and start Jaeger for the traces: query API on :16686, OTLP on :4318
+	scripts/jaeger.sh up
+
+trace: ## The last saga's waterfall from Jaeger (make local TRACING=1): make trace [ID=<trace id>] [SERVICE=<first service>]
+	@SERVICE=$(or $(SERVICE),register-influencer) scripts/trace.py $(ID)
 
 .PHONY: dlq dlq-replay
 DLQ_FILTERS = $(if $(ROUTE),--route '$(ROUTE)') $(if $(EVENT_ID),--event-id '$(EVENT_ID)')
@@ -77,16 +86,20 @@ test: tools check-infra check-containers test-services ## Everything CI runs: de
 test-fast: tools test-services ## The fast tier: skips the slow_ tests and the solo tier (outages)
 	timeout $(TEST_TIMEOUT) $(CARGO) test --workspace --all-targets --no-fail-fast -- --skip slow_
 
-# The services start (first run: Maven resolves Pulsar) while the tests compile.
+# The services start (first run: Maven resolves Pulsar) and Jaeger builds (first run: Go,
+# for the trace test) while the tests compile.
 test-services:
 	@mkdir -p .local/logs
 	@scripts/services.sh up >.local/logs/services-up.log 2>&1 & services=$$!; \
+	scripts/jaeger.sh build >.local/logs/jaeger-build.log 2>&1 & jaeger=$$!; \
 	$(CARGO) test --workspace --all-targets --no-run; built=$$?; \
 	wait $$services; up=$$?; cat .local/logs/services-up.log; \
+	wait $$jaeger; traced=$$?; cat .local/logs/jaeger-build.log; \
 	if [ $$up -ne 0 ]; then echo "error: the services did not start"; exit $$up; fi; \
+	if [ $$traced -ne 0 ]; then echo "error: Jaeger did not build"; exit $$traced; fi; \
 	if [ $$built -ne 0 ]; then exit $$built; fi
 
-measure: tools services migrate ## Release binaries: size, exec to first 200 on /ready, idle RSS
+measure: tools services migrate ## Release binaries: exec to /health, /ready and first write, RSS, size (MEASURE_BASELINE=<release dir> side by side)
 	$(CARGO) build --release --bins
 	scripts/measure_binaries.py
 

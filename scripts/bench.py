@@ -16,7 +16,9 @@ BENCH_SATURATION_SAGAS (1000), BENCH_SAGA_CONCURRENCY (4), BENCH_SATURATION_CONC
 (64), BENCH_BRIDGE_MESSAGES (10000), BENCH_STARTS (20), BENCH_PROFILE (1; 0 skips perf),
 BENCH_PROFILE_BINARY (an unstripped register-influencer for symbol names; `make bench`
 builds one into target/bench-profile), BENCH_SKIP (comma-separated steps to skip:
-footprint,http,pgbench,hung,bridge,saga,scaling,profile).
+footprint,http,pgbench,hung,tracing,bridge,saga,scaling,profile), BENCH_BASELINE (another
+build's release directory, e.g. main's: the footprint step measures its functions
+alongside, starts alternating; `make bench BENCH_BASELINE=...`).
 
 It uses its own databases (bench_alpes, bench_reportes, bench_pgbench; dropped at the end)
 and its own Pulsar namespace (public/bench-<run>, PULSAR_NAMESPACE of every process it
@@ -38,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import urllib.error
 import urllib.request
 import uuid
@@ -63,6 +66,9 @@ BRIDGE_CONCURRENCIES = [16, 64]
 STARTS = int(os.environ.get("BENCH_STARTS", "20"))
 PROFILE = os.environ.get("BENCH_PROFILE", "1") != "0"
 PROFILE_BINARY = os.environ.get("BENCH_PROFILE_BINARY", "")
+# Another build's release directory (e.g. main's) whose functions the footprint step
+# measures alongside, their starts alternating with this build's.
+BASELINE = os.environ.get("BENCH_BASELINE", "")
 SKIP = {step.strip() for step in os.environ.get("BENCH_SKIP", "").split(",") if step.strip()}
 
 PG_HOST = "127.0.0.1"
@@ -459,9 +465,21 @@ def start_gateway(upstreams):
 
 
 def step_footprint(results):
-    log(f"footprint: {len(FUNCTIONS)} functions x {STARTS} cold starts")
-    footprint = measure_binaries.measure(RELEASE, STARTS)
-    results["footprint"] = footprint
+    fresh_database(DB_FUNCTIONS)
+    fresh_database(DB_REPORTES)
+    databases = {"alpes": DB_FUNCTIONS, "reportes": DB_REPORTES}
+    extra_env = {"PULSAR_NAMESPACE": NAMESPACE}
+    builds = {"this": RELEASE}
+    if BASELINE:
+        builds["baseline"] = BASELINE
+    log(f"footprint: {len(measure_binaries.FUNCTIONS)} functions x {STARTS} cold starts of each kind"
+        + (f", side by side with {BASELINE}" if BASELINE else ""))
+    measured = measure_binaries.measure_builds(builds, STARTS, databases, extra_env)
+    results["footprint"] = measured["this"]
+    if BASELINE:
+        results["footprint_baseline"] = {"release_dir": os.path.relpath(BASELINE, ROOT), "functions": measured["baseline"]}
+    else:
+        results.pop("footprint_baseline", None)
 
 
 def step_http(results):
@@ -497,6 +515,53 @@ def step_http(results):
         "get": get,
         "rows_after": int(psql(DB_FUNCTIONS, "SELECT count(*) FROM alpes.influencers")),
         "settings": "DATABASE_MAX_CONNECTIONS 10 (default), RUST_LOG " + function_env("x")["RUST_LOG"],
+    }
+
+
+def step_tracing(results):
+    """POST /influencers with spans exported to Jaeger, made but not exported, and the
+    OpenTelemetry layer off (OTEL_SDK_DISABLED=true), side by side: the same binary, three
+    instances, rounds alternating at 16 connections."""
+    binary = run([os.path.join(SCRIPTS, "jaeger.sh"), "build"], 1800).stdout.strip()
+    ui, otlp = free_port(), free_port()
+    jaeger = Child("jaeger", [binary, "--config", os.path.join(SCRIPTS, "jaeger.yaml")],
+                   {"JAEGER_UI_PORT": str(ui), "JAEGER_OTLP_PORT": str(otlp),
+                    "JAEGER_QUERY_GRPC_PORT": str(free_port()), "JAEGER_HEALTH_PORT": str(free_port())},
+                   port=ui, ready_path="/api/services")
+    fresh_database(DB_FUNCTIONS)
+    instances = {
+        "exported": start_function("register-influencer", DB_FUNCTIONS, instance="-exported",
+                                   OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{otlp}"),
+        "not_exported": start_function("register-influencer", DB_FUNCTIONS, instance="-not-exported"),
+        "disabled": start_function("register-influencer", DB_FUNCTIONS, instance="-otel-disabled",
+                                   OTEL_SDK_DISABLED="true"),
+    }
+    for child in instances.values():
+        wrk(child.url, "post.lua", 16, 3)
+    rounds = {key: [] for key in instances}
+    for round_number in range(2):
+        for key, child in instances.items():
+            log(f"tracing: POST /influencers, spans {key.replace('_', ' ')}, round {round_number + 1}, 16 connections, {DURATION} s")
+            rounds[key].append(wrk(child.url, "post.lua", 16, DURATION))
+    for child in instances.values():
+        child.stop()
+    spans = 0
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{ui}/api/traces?service=register-influencer&limit=20",
+                                    timeout=30) as answer:
+            spans = sum(len(trace.get("spans", [])) for trace in json.load(answer).get("data") or [])
+    except OSError as error:
+        log(f"tracing: Jaeger's query API: {error}")
+    jaeger.stop()
+
+    def rps(key):
+        return sum(run_["rps"] for run_ in rounds[key]) / len(rounds[key])
+
+    results["tracing"] = {
+        "rounds": rounds,
+        "rps": {key: round(rps(key), 1) for key in rounds},
+        "ratio": round(rps("exported") / rps("disabled"), 3) if rps("disabled") else None,
+        "spans_seen_in_jaeger": spans,
     }
 
 
@@ -765,6 +830,8 @@ def machine():
     built_commit = run(["git", "-C", ROOT, "rev-list", "-1", "--abbrev-commit", f"--before={int(built)}", "HEAD"], 10,
                        check=False).stdout.strip()
     rustc = run(["rustc", "--version"], 10, check=False).stdout.strip()
+    with open(os.path.join(ROOT, "Cargo.toml"), "rb") as file:
+        profile = tomllib.load(file).get("profile", {}).get("release", {})
     postgres = psql("alpes", "SHOW server_version").strip()
     settings = psql("alpes", "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings "
                               "WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers', 'max_connections')")
@@ -777,6 +844,7 @@ def machine():
         "binaries_built": built_iso,
         "binaries_commit": built_commit,
         "rustc": rustc,
+        "release_profile": ", ".join(f"{key} {value}" for key, value in profile.items()),
         "postgres": postgres + " (" + settings.strip() + ")",
         "pulsar": "Apache Pulsar 4.0.7 standalone (scripts/pulsar.sh)",
         "wrk": (run(["wrk", "-v"], 10, check=False).stdout.splitlines() or [""])[0].strip(),
@@ -811,7 +879,7 @@ def main():
     log(f"run {RUN} (namespace {NAMESPACE}): {results['machine']['cores']} cores, {results['machine']['memory_gib']} GiB, "
         f"load {results['load_before']}; logs in {os.path.relpath(LOG_DIR, ROOT)}")
     steps = [("footprint", step_footprint), ("http", step_http), ("pgbench", step_pgbench), ("hung", step_hung),
-             ("bridge", step_bridge),
+             ("tracing", step_tracing), ("bridge", step_bridge),
              ("saga", step_saga), ("scaling", step_scaling), ("profile", step_profile)]
     timings = {}
     delete_stale_namespaces()
@@ -841,7 +909,7 @@ def main():
     if os.path.exists(json_path):
         with open(json_path) as file:
             previous = json.load(file)
-    for key in ("footprint", "http", "pgbench", "bridge", "saga", "scaling", "profile"):
+    for key in ("footprint", "http", "pgbench", "tracing", "bridge", "saga", "scaling", "profile"):
         if key not in results and key in previous:
             results[key] = previous[key]
             results.setdefault("carried_over", []).append(key)

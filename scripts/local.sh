@@ -25,6 +25,11 @@
 #                               on stop, because the dev broker's topics are shared with the
 #                               test suites, whose events are not this topology's.
 #   RUST_LOG                    the processes' log filter (info)
+#   TRACING                     1: also run Jaeger (scripts/jaeger.sh, built with Go on first
+#                               use) and export every process's spans to it; its query API
+#                               on JAEGER_UI_PORT (16686), OTLP on JAEGER_OTLP_PORT (4318);
+#                               `make trace` prints the last saga's waterfall.
+#                               `scripts/jaeger.sh down` (or make services-down) stops it.
 #   BRIDGE_*                    every BRIDGE_* variable of the environment goes to the bridge
 #                               (e.g. BRIDGE_MAX_ATTEMPTS=2 make local); the retry policy has
 #                               the production defaults: BRIDGE_MIN_BACKOFF_MS 1000,
@@ -199,6 +204,11 @@ for url in "$DATABASE_URL" "$REPORTES_DATABASE_URL"; do
   DATABASE_URL=$url timeout 120 "$BIN_DIR/migrate" >>"$RUN_LOG_DIR/migrate.log" 2>&1 ||
     die "migrating ${url##*/} failed, see $RUN_LOG_DIR/migrate.log"
 done
+if [[ ${TRACING:-0} == 1 ]]; then
+  "$REPO_ROOT/scripts/jaeger.sh" up
+  export OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:${JAEGER_OTLP_PORT:-4318}"
+  export OTEL_BSP_SCHEDULE_DELAY=${OTEL_BSP_SCHEDULE_DELAY:-500}
+fi
 if [[ $LOCAL_KEEP_SUBSCRIPTIONS != 1 ]]; then
   subscriptions_made=1
   fresh_subscriptions
@@ -273,8 +283,11 @@ The topology is up (logs in $RUN_LOG_DIR):
   send-contract        http://127.0.0.1:$SEND_CONTRACT_PORT
   generate-report      http://127.0.0.1:$GENERATE_REPORT_PORT
   compensate-report    http://127.0.0.1:$COMPENSATE_REPORT_PORT
+                       (each function: /health, /ready, /metrics, /openapi.json)
   pulsar-bridge        http://127.0.0.1:$BRIDGE_PORT   (/ready, /metrics)
                        dead letters: make dlq, make dlq-replay [ROUTE=<topic>/<subscription>]
+  traces               $(if [[ ${TRACING:-0} == 1 ]]; then echo "make trace (the last saga's waterfall), Jaeger's API http://127.0.0.1:${JAEGER_UI_PORT:-16686}/api/traces"; else echo "off (make local TRACING=1 runs Jaeger)"; fi)
+  logs                 $RUN_LOG_DIR/<name>.log
 
 Try:
   curl -i -XPOST localhost:$GATEWAY_PORT/influencers -H 'content-type: application/json' \\

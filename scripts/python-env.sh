@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The Python virtual environment of the interop test (e2e/python/interop.py): the official
-# Apache Pulsar client and fastavro, pinned in e2e/python/requirements.txt.
+# The Python virtual environment of the e2e tests: the official
+# Apache Pulsar client and fastavro (e2e/python/interop.py) and schemathesis (the OpenAPI
+# conformance test), pinned in e2e/python/requirements.txt. The venv's bin/st is schemathesis.
 #
 #   scripts/python-env.sh      creates or updates the venv, then prints its python's path
 #
@@ -66,8 +67,8 @@ main() {
   rm -f "$STAMP"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS" >&2 ||
     die "pip could not install $REQUIREMENTS into $VENV (is PyPI reachable?)"
-  "$VENV/bin/python" -c 'import pulsar, fastavro; from pulsar.schema import AvroSchema' >&2 ||
-    die "the venv $VENV cannot import the Pulsar client with Avro support"
+  "$VENV/bin/python" -c 'import pulsar, fastavro, schemathesis; from pulsar.schema import AvroSchema' >&2 ||
+    die "the venv $VENV cannot import the Pulsar client with Avro support, or schemathesis"
   echo "$wanted" >"$STAMP"
   log "ready: $VENV/bin/python"
   echo "$VENV/bin/python"

@@ -16,6 +16,7 @@ case "${1:-}" in
     log "all services up; logs in $LOG_DIR"
     ;;
   down)
+    "$here/jaeger.sh" down
     "$here/pulsar.sh" stop
     "$here/pubsub.sh" stop
     "$here/postgres.sh" stop

@@ -7,6 +7,10 @@ data "google_project" "this" {
 }
 
 locals {
+  # Span export (SPEC 12): every function and the bridge send OTLP/HTTP to this collector
+  # (docs/DEPLOY.md, "Traces"); nothing is exported when it is empty.
+  tracing_env = var.otlp_endpoint == "" ? {} : { OTEL_EXPORTER_OTLP_ENDPOINT = var.otlp_endpoint }
+
   labels = merge({ app = "alpes-partners", managed-by = "terraform" }, var.labels)
   zone   = var.zone != "" ? var.zone : "${var.region}-b"
 
@@ -187,6 +191,7 @@ module "functions" {
       REQUEST_TIMEOUT_MS = tostring(min(30000, (coalesce(try(var.function_overrides[each.key].timeout_seconds, null), var.function_timeout_seconds) - 5) * 1000))
     },
     local.use_pulsar ? { PULSAR_URL = local.pulsar_url, PULSAR_NAMESPACE = var.pulsar_namespace } : {},
+    local.tracing_env,
     var.function_env,
   )
   secret_env = merge(
@@ -286,6 +291,7 @@ module "bridge" {
     },
     # The dead-letter backlog on /metrics comes from the admin API (docs/BRIDGE.md).
     local.pulsar_vm ? { PULSAR_ADMIN_URL = module.pulsar_vm[0].admin_url } : {},
+    local.tracing_env,
     var.bridge_env,
   )
   secret_env = local.pulsar_token

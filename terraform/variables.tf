@@ -139,7 +139,7 @@ variable "database_max_connections" {
 # ---------------------------------------------------------------------------
 
 variable "function_min_instances" {
-  description = "Instances each function keeps warm (0: scale to zero; cold start is about 20 ms of process start plus Cloud Run's own)."
+  description = "Instances each function keeps warm (0: scale to zero; the process listens within about 10 ms of exec and answers /ready within about 30-50 ms on a busy 2-core machine, docs/BENCHMARKS.md, plus Cloud Run's own start)."
   type        = number
   default     = 0
 }
@@ -174,7 +174,7 @@ variable "function_cpu" {
 }
 
 variable "function_memory" {
-  description = "Memory limit of each function instance (idle RSS is about 13 MiB). The second-generation execution environment needs at least 512Mi; 128Mi to 256Mi need function_execution_environment = EXECUTION_ENVIRONMENT_GEN1."
+  description = "Memory limit of each function instance (idle RSS is about 12 MiB). The second-generation execution environment needs at least 512Mi; 128Mi to 256Mi need function_execution_environment = EXECUTION_ENVIRONMENT_GEN1."
   type        = string
   default     = "512Mi"
 
@@ -243,6 +243,16 @@ variable "api_invokers" {
   validation {
     condition     = alltrue([for member in var.api_invokers : can(regex("^(user|group|serviceAccount|domain|principal|principalSet):", member)) && !strcontains(member, "example.com")])
     error_message = "api_invokers: IAM members such as group:<group>@<your domain> (a placeholder at example.com does not exist and fails the IAM grant)."
+  }
+}
+
+variable "otlp_endpoint" {
+  description = "Base URL of an OTLP/HTTP collector receiving the spans of every function and the bridge (OTEL_EXPORTER_OTLP_ENDPOINT), e.g. an OpenTelemetry Collector forwarding to Cloud Trace. Empty: spans are not exported (trace ids still reach the logs)."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.otlp_endpoint == "" || can(regex("^https?://[^/]+", var.otlp_endpoint))
+    error_message = "otlp_endpoint: an http(s):// base URL, or empty."
   }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::*;
 use futures::StreamExt;
 use pulsar::{ConsumerOptions, Pulsar, TokioExecutor, consumer::InitialPosition};
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 /// The tests of this file change what the run's functions see (their database); one at a
@@ -135,30 +135,11 @@ async fn a_function_answering_503_for_a_while_loses_nothing() {
     let _hint = env.log_hint();
     let client = http();
 
-    let reportes = env.database_name(Database::Reportes).to_owned();
     let mut admin = PgConnection::connect(&env.admin_database_url)
         .await
         .unwrap_or_else(|error| env.fail(format!("connect: {error}")));
-    let close = async |admin: &mut PgConnection, allow: bool| {
-        sqlx::query(AssertSqlSafe(format!(
-            r#"ALTER DATABASE "{reportes}" WITH ALLOW_CONNECTIONS {allow}"#
-        )))
-        .execute(&mut *admin)
-        .await
-        .unwrap_or_else(|error| env.fail(format!("ALTER DATABASE {reportes}: {error}")));
-        if !allow {
-            sqlx::query(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                 WHERE datname = $1 AND pid <> pg_backend_pid()",
-            )
-            .bind(&reportes)
-            .execute(&mut *admin)
-            .await
-            .unwrap_or_else(|error| env.fail(format!("terminate the sessions: {error}")));
-        }
-    };
     let failed_before = bridge_counter(&env, &client, "pulsar_bridge_failed_attempts_total").await;
-    close(&mut admin, false).await;
+    reportes_connections(&env, &mut admin, false).await;
 
     let (influencer, _) = register_influencer(&env, &client, "Eva E2E").await;
     let campaign = the_one_campaign_of(&env, &client, &influencer.id).await;
@@ -181,7 +162,7 @@ async fn a_function_answering_503_for_a_while_loses_nothing() {
     );
     tokio::time::sleep(Duration::from_secs(4)).await;
     let failed_during = bridge_counter(&env, &client, "pulsar_bridge_failed_attempts_total").await;
-    close(&mut admin, true).await;
+    reportes_connections(&env, &mut admin, true).await;
     let _ = admin.close().await;
     assert!(
         failed_during > failed_before,

@@ -5,6 +5,7 @@
 //! - [`bus`]: publishing events (Pulsar, Pub/Sub) and the outbox relay.
 //! - [`store`]: PostgreSQL repositories, transactional outbox, inbox.
 //! - [`http`]: the function runtime (serve on `$PORT`, graceful shutdown, health).
+//! - [`trace_context`]: W3C trace context across HTTP, the outbox and the brokers.
 //! - [`views`]: JSON bodies served by more than one function.
 //! - `testing` (feature `testing`): support for the functions' test suites.
 
@@ -15,4 +16,5 @@ pub mod http;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod trace_context;
 pub mod views;

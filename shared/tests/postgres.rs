@@ -43,3 +43,88 @@ async fn both_context_databases_answer_queries() {
         );
     }
 }
+
+/// Every PostgreSQL error a client's input or a busy database can cause is classified
+/// once (`StoreError::from`) and never answered with a 500: data exceptions (class 22)
+/// are 422 over HTTP and a permanent failure for an event; a statement timeout or a lock
+/// that cannot be had is 503 with `Retry-After` (and a retry for an event).
+#[tokio::test]
+async fn database_errors_map_to_client_or_retry_answers_never_500() {
+    use alpes_shared::{
+        http::{ApiError, EventError},
+        store::StoreError,
+    };
+    use axum::response::IntoResponse;
+
+    let mut connection = PgConnection::connect(&database_url("alpes"))
+        .await
+        .expect("connect");
+    let mut second = PgConnection::connect(&database_url("alpes"))
+        .await
+        .expect("connect");
+
+    async fn failure(connection: &mut PgConnection, sql: &'static str) -> sqlx::Error {
+        sqlx::query(sql).execute(connection).await.expect_err(sql)
+    }
+
+    // 22021: NUL in text; 22P05: NUL in jsonb; 22003: a number out of range.
+    let nul_text = sqlx::query("SELECT $1::text")
+        .bind("a\0b")
+        .execute(&mut connection)
+        .await
+        .expect_err("NUL in text");
+    let nul_jsonb = failure(&mut connection, r#"SELECT '"\u0000"'::jsonb"#).await;
+    let out_of_range = failure(&mut connection, "SELECT 2147483647::int4 + 1").await;
+    for error in [nul_text, nul_jsonb, out_of_range] {
+        let code = error
+            .as_database_error()
+            .and_then(|db| db.code())
+            .unwrap()
+            .into_owned();
+        assert!(code.starts_with("22"), "{code}");
+        let store = StoreError::from(error);
+        assert!(matches!(store, StoreError::InvalidData(_)), "{store:?}");
+        let response = ApiError::from(store).into_response();
+        assert_eq!(response.status(), 422, "{code}");
+    }
+    let store = StoreError::from(failure(&mut connection, "SELECT 1/0").await);
+    assert!(matches!(EventError::from(store), EventError::Permanent(_)));
+
+    // 57014: statement timeout.
+    sqlx::query("SET statement_timeout = '50ms'")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    let timeout = failure(&mut connection, "SELECT pg_sleep(1)").await;
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+
+    // 55P03: a lock not available (NOWAIT) while another session holds it.
+    sqlx::query("BEGIN").execute(&mut second).await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock(4242)")
+        .execute(&mut second)
+        .await
+        .unwrap();
+    sqlx::query("SET lock_timeout = '50ms'")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    let lock = failure(&mut connection, "SELECT pg_advisory_xact_lock(4242)").await;
+    sqlx::query("ROLLBACK").execute(&mut second).await.unwrap();
+
+    for (expected, error) in [("57014", timeout), ("55P03", lock)] {
+        let code = error
+            .as_database_error()
+            .and_then(|db| db.code())
+            .unwrap()
+            .into_owned();
+        assert_eq!(code, expected);
+        let store = StoreError::from(error);
+        assert!(matches!(store, StoreError::Unavailable(_)), "{store:?}");
+        let response = ApiError::from(store).into_response();
+        assert_eq!(response.status(), 503, "{code}");
+        assert!(response.headers().contains_key("retry-after"), "{code}");
+    }
+}

@@ -145,3 +145,168 @@ async fn static_and_disabled_modes() {
     let open = PushAuth::new(&PushAuthSettings::Disabled, reqwest::Client::new());
     open.verify(&HeaderMap::new()).await.unwrap();
 }
+
+/// A key server that counts its fetches and can be made to fail.
+struct KeyServer {
+    url: String,
+    fetches: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl KeyServer {
+    async fn start() -> Self {
+        use std::sync::{
+            Arc,
+            atomic::{AtomicBool, AtomicUsize, Ordering},
+        };
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let failing = Arc::new(AtomicBool::new(false));
+        let (count, fail) = (fetches.clone(), failing.clone());
+        let app = Router::new().route(
+            "/certs",
+            get(move || {
+                let (count, fail) = (count.clone(), fail.clone());
+                async move {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    // Slow enough that a burst overlaps one fetch in flight.
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    if fail.load(Ordering::SeqCst) {
+                        return Err(StatusCode::SERVICE_UNAVAILABLE);
+                    }
+                    Ok(([(header::CONTENT_TYPE, "application/json")], JWKS))
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self {
+            url: format!("http://{address}/certs"),
+            fetches,
+            failing,
+        }
+    }
+
+    fn fetches(&self) -> usize {
+        self.fetches.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn fail(&self, failing: bool) {
+        self.failing
+            .store(failing, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn auth(&self, ttl: std::time::Duration, interval: std::time::Duration) -> PushAuth {
+        PushAuth::new(
+            &PushAuthSettings::Oidc {
+                audience: AUDIENCE.to_owned(),
+                service_accounts: vec![BRIDGE.to_owned()],
+                certs_url: self.url.clone(),
+            },
+            reqwest::Client::new(),
+        )
+        .with_key_timing(ttl, interval)
+    }
+}
+
+async fn burst(auth: &PushAuth, tokens: Vec<String>) -> Vec<StatusCode> {
+    let checks = tokens.iter().map(|token| async move {
+        match auth.verify(&bearer(token)).await {
+            Ok(()) => StatusCode::OK,
+            Err(error) => error.status(),
+        }
+    });
+    futures::future::join_all(checks).await
+}
+
+/// One refresh in flight, the others re-check after it; a burst of unknown `kid`s
+/// fetches at most once per interval.
+#[tokio::test]
+async fn the_key_cache_fetches_once_per_burst_and_once_per_interval() {
+    use std::time::Duration;
+    let keys = KeyServer::start().await;
+    let auth = keys.auth(Duration::from_secs(3600), Duration::from_secs(3600));
+
+    let valid = token("test-key-1", claims(AUDIENCE, BRIDGE, 600));
+    let answers = burst(&auth, vec![valid.clone(); 20]).await;
+    assert!(
+        answers.iter().all(|status| *status == StatusCode::OK),
+        "{answers:?}"
+    );
+    assert_eq!(keys.fetches(), 1, "a cold burst fetches the keys once");
+
+    let unknown: Vec<String> = (0..50)
+        .map(|n| token(&format!("rotated-{n}"), claims(AUDIENCE, BRIDGE, 600)))
+        .collect();
+    let answers = burst(&auth, unknown.clone()).await;
+    assert!(
+        answers
+            .iter()
+            .all(|status| *status == StatusCode::UNAUTHORIZED),
+        "{answers:?}"
+    );
+    let answers = burst(&auth, unknown).await;
+    assert!(
+        answers
+            .iter()
+            .all(|status| *status == StatusCode::UNAUTHORIZED)
+    );
+    assert_eq!(
+        keys.fetches(),
+        1,
+        "unknown kids within the interval of the last fetch fetch nothing"
+    );
+    // Valid pushes are not held up meanwhile.
+    auth.verify(&bearer(&valid)).await.unwrap();
+
+    // After the interval, a burst of unknown kids refreshes once (a rotation), not 50 times.
+    let auth = keys.auth(Duration::from_secs(3600), Duration::from_millis(300));
+    auth.verify(&bearer(&valid)).await.unwrap();
+    assert_eq!(keys.fetches(), 2);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let unknown: Vec<String> = (0..50)
+        .map(|n| token(&format!("new-{n}"), claims(AUDIENCE, BRIDGE, 600)))
+        .collect();
+    burst(&auth, unknown).await;
+    assert_eq!(keys.fetches(), 3, "one refresh for the whole burst");
+}
+
+/// Past the TTL, a refresh that fails leaves the stale keys in use (no 503 storm), and
+/// is not retried more than once per interval.
+#[tokio::test]
+async fn stale_keys_keep_working_while_a_refresh_fails() {
+    use std::time::Duration;
+    let keys = KeyServer::start().await;
+    let auth = keys.auth(Duration::from_millis(200), Duration::from_millis(200));
+    let valid = token("test-key-1", claims(AUDIENCE, BRIDGE, 600));
+    auth.verify(&bearer(&valid)).await.unwrap();
+    assert_eq!(keys.fetches(), 1);
+
+    keys.fail(true);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let answers = burst(&auth, vec![valid.clone(); 20]).await;
+    assert!(
+        answers.iter().all(|status| *status == StatusCode::OK),
+        "{answers:?}"
+    );
+    assert_eq!(keys.fetches(), 2, "one failed refresh for the burst");
+    auth.verify(&bearer(&valid)).await.unwrap();
+    assert_eq!(keys.fetches(), 2, "no second try within the interval");
+
+    keys.fail(false);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    auth.verify(&bearer(&valid)).await.unwrap();
+    assert_eq!(keys.fetches(), 3, "refreshed once the interval passed");
+
+    // Without any keys and the server failing: retry later (503), not 401.
+    keys.fail(true);
+    let cold = keys.auth(Duration::from_secs(3600), Duration::from_secs(3600));
+    let answers = burst(&cold, vec![valid.clone(); 10]).await;
+    assert!(
+        answers
+            .iter()
+            .all(|status| *status == StatusCode::SERVICE_UNAVAILABLE),
+        "{answers:?}"
+    );
+    assert_eq!(keys.fetches(), 4, "one failed fetch for the cold burst");
+}

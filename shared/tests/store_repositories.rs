@@ -160,6 +160,7 @@ async fn influencers_round_trip_and_list_in_order(_: PgPoolOptions, connect: PgC
     let moda = influencers::InfluencerFilter {
         category: Some("moda".to_owned()),
         state: None,
+        platform: None,
     };
     assert_eq!(
         influencers::list(&mut conn, &moda, Page::default())
@@ -170,6 +171,7 @@ async fn influencers_round_trip_and_list_in_order(_: PgPoolOptions, connect: PgC
     let activos = influencers::InfluencerFilter {
         category: None,
         state: Some(InfluencerState::Activo),
+        platform: None,
     };
     assert!(
         influencers::list(&mut conn, &activos, Page::default())

@@ -50,6 +50,10 @@ pub fn app(runtime: Runtime) -> Router {
             "/openapi.json",
             openapi::route(ApiDoc::openapi, compensations.topics()),
         )
+        .route(
+            "/spec",
+            openapi::spec_route(ApiDoc::openapi, compensations.topics()),
+        )
         .with_state(runtime.clone());
     let events = events_router(compensations, runtime.push_auth.clone());
     runtime.router(api.merge(events))
@@ -70,11 +74,14 @@ struct ApiDoc;
 /// A `POST /reportes/{id}/compensar` body.
 #[derive(ToSchema)]
 #[schema(example = json!({"motivo": "El influencer canceló la campaña"}))]
-#[allow(dead_code)] // describes a body, never built: `typed_reason` reads it
+#[allow(dead_code)]
+// describes a body, never built: `typed_reason` reads it
+// Unknown fields are refused (422): `additionalProperties: false`.
+#[serde(deny_unknown_fields)]
 pub struct CompensateReportRequest {
     /// Why the report is cancelled: 1..=2000 characters after trimming. Kept only the
     /// first time: a report already cancelled keeps its `motivo`.
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(min_length = 1, pattern = "text:required:long:2000")]
     motivo: String,
 }
 
@@ -83,6 +90,13 @@ fn typed_reason(body: &Value) -> Result<CancellationReason, ApiError> {
     let Value::Object(fields) = body else {
         return Err(ApiError::validation("body", "must be a JSON object"));
     };
+    // As every body: what the API does not know is refused, not silently dropped.
+    if let Some(unknown) = fields.keys().find(|key| key.as_str() != "motivo") {
+        return Err(ApiError::validation(
+            unknown,
+            "unknown field, expected `motivo`",
+        ));
+    }
     match fields.get("motivo") {
         None | Some(Value::Null) => Err(ApiError::validation("motivo", "is required")),
         Some(Value::String(raw)) => CancellationReason::parse(raw)
@@ -95,7 +109,8 @@ fn typed_reason(body: &Value) -> Result<CancellationReason, ApiError> {
 ///
 /// `POST /reportes/{id}/compensar` with `{"motivo": "..."}`: 200 with the cancelled
 /// report, also when it already was (its first `motivo` is kept and nothing is
-/// announced again); 404 for an unknown report; 422 without a usable `motivo`.
+/// announced again); 404 for an unknown report; 422 without a usable `motivo` or with
+/// another field.
 #[utoipa::path(
     post,
     path = "/reportes/{id}/compensar",
@@ -151,6 +166,7 @@ struct Decided {
 ///
 /// No unique race can make this fail: the report is only updated, and a pending
 /// compensation is recorded with `ON CONFLICT DO NOTHING` (the first reason wins).
+#[tracing::instrument(name = "decide compensation", skip_all, fields(db.system = "postgresql"))]
 async fn decide(
     runtime: &Runtime,
     campaign_id: &ExternalId,

@@ -528,3 +528,21 @@ async fn the_event_endpoint_wants_a_valid_token_and_a_usable_event(
     let ready = app.client.get(app.url("/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
 }
+
+/// NUL (text PostgreSQL refuses) in the body is a 422 naming the field, never a 500; in
+/// the path it is an unknown report.
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn nul_is_the_clients_doing_never_a_500(_: PgPoolOptions, connect: PgConnectOptions) {
+    let app = spawn(connect).await;
+    let campaign_id = new_campaign_id();
+    let report = create_campaign_report(&app, &campaign_id).await;
+    let id = report.id().to_string();
+    let refused = problem(
+        compensar(&app, &id, &json!({"motivo": "Fraude\u{0}"})).await,
+        422,
+    )
+    .await;
+    assert_eq!(refused["errors"][0]["campo"], "motivo", "{refused}");
+    problem(compensar(&app, "%00", &json!({"motivo": "x"})).await, 404).await;
+    assert_eq!(stored(&app, report.id()).await.state().as_str(), "activo");
+}

@@ -94,6 +94,7 @@ async fn refuses_to_start_without_its_database_url() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_compensate-report"))
         .env_clear()
         .env("PUSH_AUTH", "none")
+        .env("PUSH_AUTH_ALLOW_NONE", "true")
         .output()
         .unwrap();
     assert!(!output.status.success());

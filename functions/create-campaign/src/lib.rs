@@ -21,7 +21,8 @@ use alpes_shared::{
         ApiError, CreateRequest, EventDelivery, EventError, EventHandler, Handled, ListQuery,
         Runtime, events_router,
         openapi::{
-            self, CampaignStateSchema, CommissionTypeSchema, ContractTypeSchema, PageParams,
+            self, CampaignStateSchema, CategorySchema, CommissionTypeSchema, ContractTypeSchema,
+            PageParams,
         },
     },
     store::{
@@ -54,6 +55,10 @@ pub fn app(runtime: Runtime) -> Router {
             "/openapi.json",
             openapi::route(ApiDoc::openapi, welcomes.topics()),
         )
+        .route(
+            "/spec",
+            openapi::spec_route(ApiDoc::openapi, welcomes.topics()),
+        )
         .with_state(runtime.clone());
     let events = events_router(welcomes, runtime.push_auth.clone());
     runtime.router(api.merge(events))
@@ -67,9 +72,24 @@ pub fn app(runtime: Runtime) -> Router {
         description = "Creates campaigns (`POST /campanas`, and one welcome campaign for every `EventoInfluencerRegistrado`) and serves them back. Announces each one with `EventoCampanaCreada` on `eventos-campanas`."
     ),
     paths(create, list, find),
+    modifiers(&InfluencerTogether),
     tags((name = "campanas", description = "Campaigns"))
 )]
 struct ApiDoc;
+
+/// The request's "together" rule (`influencer_id`, `influencer_nombre`, `influencer_email`)
+/// in its schema.
+struct InfluencerTogether;
+
+impl utoipa::Modify for InfluencerTogether {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        openapi::together(
+            api,
+            "CreateCampaignRequest",
+            &["influencer_id", "influencer_nombre", "influencer_email"],
+        );
+    }
+}
 
 /// A campaign as the API shows it. Amounts are JSON numbers, as clients send them; they
 /// are exact two-place decimals in the domain and the database.
@@ -125,46 +145,54 @@ pub struct CampaignBody {
     "monto_base": 1200,
     "entregables": "3 publicaciones y 5 historias"
 }))]
-#[allow(dead_code)] // describes a body, never built
+#[allow(dead_code)]
+// describes a body, never built
+// Unknown fields are refused (422): `additionalProperties: false`.
+#[serde(deny_unknown_fields)]
 pub struct CreateCampaignRequest {
     /// The campaign's id, and the request's idempotency key: the same `id` with the same
     /// body answers 200 with the stored campaign, with another body 409. Without it the
     /// server assigns a UUID v7.
     id: Option<Uuid>,
     /// 1..=300 characters after trimming.
-    #[schema(min_length = 1, max_length = 300)]
+    #[schema(min_length = 1, pattern = "text:required:line:300")]
     nombre: String,
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(min_length = 1, pattern = "text:required:long:2000")]
     descripcion: String,
     /// Default `cpa`.
-    tipo_comision: Option<CommissionTypeSchema>,
+    tipo_comision: Option<openapi::CommissionTypeInput>,
     /// Greater than 0.
-    #[schema(exclusive_minimum = 0)]
+    #[schema(exclusive_minimum = 0, maximum = 131071.99, multiple_of = 0.01)]
     valor_comision: f64,
     /// ISO 4217 code (three letters); default `USD`.
-    #[schema(pattern = "^[A-Za-z]{3}$", default = "USD")]
+    #[schema(
+        pattern = "^[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*(?:[A-Za-z]{3}[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*)?$",
+        default = "USD"
+    )]
     moneda: Option<String>,
     /// Up to 10 categories, possibly none (the campaign targets everyone).
-    #[schema(max_items = 10)]
-    categorias_objetivo: Option<Vec<String>>,
-    /// RFC 3339; default now.
+    #[schema(max_items = 10, inline)]
+    categorias_objetivo: Option<Vec<CategorySchema>>,
+    /// RFC 3339; default now (blank is absent).
+    #[schema(value_type = Option<openapi::DateTimeOrBlankSchema>)]
     fecha_inicio: Option<DateTime<Utc>>,
-    /// RFC 3339, after `fecha_inicio`.
+    /// RFC 3339, after `fecha_inicio` (blank is absent).
+    #[schema(value_type = Option<openapi::DateTimeOrBlankSchema>)]
     fecha_fin: Option<DateTime<Utc>>,
     /// The influencer the campaign is for; `influencer_id`, `influencer_nombre` and
     /// `influencer_email` come together or not at all.
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(pattern = "text:optional:line:200")]
     influencer_id: Option<String>,
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(pattern = "text:optional:line:200")]
     influencer_nombre: Option<String>,
     #[schema(format = Email)]
     influencer_email: Option<String>,
     /// Default `puntual`.
-    tipo_contrato: Option<ContractTypeSchema>,
+    tipo_contrato: Option<openapi::ContractTypeInput>,
     /// Greater than 0; default `valor_comision`.
-    #[schema(exclusive_minimum = 0)]
+    #[schema(exclusive_minimum = 0, maximum = 131071.99, multiple_of = 0.01)]
     monto_base: Option<f64>,
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(pattern = "text:optional:long:2000")]
     entregables: Option<String>,
 }
 
@@ -175,8 +203,9 @@ pub struct CreateCampaignRequest {
 pub struct CampaignFilters {
     /// Only campaigns in this state; an unknown state is 422.
     #[param(inline)]
-    estado: Option<CampaignStateSchema>,
+    estado: Option<openapi::CampaignStateInput>,
     /// Only campaigns for this influencer.
+    #[param(pattern = "^[^\\u0000]*$")]
     influencer_id: Option<String>,
 }
 
@@ -238,6 +267,7 @@ fn created_event(campaign: &Campaign) -> IntegrationEvent {
 /// Stores `campaign` and its announcement in one transaction. `creation_request` is the
 /// API body (for idempotent replays); `caused_by` the event that asked for it, whose
 /// saga the announcement continues; `inbox_event` the id recorded as processed.
+#[tracing::instrument(name = "store campaign", skip_all, fields(db.system = "postgresql"))]
 async fn store_new(
     runtime: &Runtime,
     campaign: &Campaign,

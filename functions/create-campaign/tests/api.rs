@@ -554,3 +554,88 @@ async fn foreign_registrations_are_welcomed_and_unusable_ones_acknowledged(
     problem(unauthenticated, 401).await;
     app.close().await;
 }
+
+/// NUL (text PostgreSQL refuses) is the client's doing: 422 naming the field in a body,
+/// 400 naming the parameter in a query; unknown body fields are refused; never a 5xx.
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn nul_and_unknown_fields_are_the_clients_doing_never_a_500(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let app = spawn(connect).await;
+    let mut body = autumn();
+    body["descripcion"] = json!("oto\u{0}ño");
+    body["categorias_objetivo"] = json!(["\u{0}"]);
+    let refused = problem(post(&app, &body).await, 422).await;
+    assert_eq!(
+        fields(&refused),
+        vec!["categorias_objetivo[0]", "descripcion"],
+        "{refused}"
+    );
+    let mut body = autumn();
+    body["presupuesto"] = json!(10);
+    let refused = problem(post(&app, &body).await, 422).await;
+    assert_eq!(fields(&refused), vec!["presupuesto"], "{refused}");
+
+    for query in ["influencer_id=%00", "estado=%00", "influencer_id=a%00b"] {
+        let response = app
+            .client
+            .get(app.url(&format!("/campanas?{query}")))
+            .send()
+            .await
+            .unwrap();
+        problem(response, 400).await;
+    }
+    let response = app
+        .client
+        .get(app.url("/campanas/%00"))
+        .send()
+        .await
+        .unwrap();
+    problem(response, 404).await;
+}
+
+/// Issue #14: amounts are bounded so that every cent survives the wire's Avro `float`
+/// (131 071.99), refused beyond with a 422 naming the field; a repeated query parameter
+/// (an array where the document has one value) is a 400.
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn amounts_beyond_the_wire_bound_and_repeated_parameters_are_refused(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let app = spawn(connect).await;
+    let mut body = autumn();
+    body["valor_comision"] = json!(131_071.99);
+    body["monto_base"] = json!(131_071.99);
+    let response = post(&app, &body).await;
+    assert_eq!(response.status(), 201);
+
+    let mut body = autumn();
+    body["valor_comision"] = json!(131_072);
+    body["monto_base"] = json!(1e15);
+    let refused = problem(post(&app, &body).await, 422).await;
+    assert_eq!(
+        fields(&refused),
+        vec!["valor_comision", "monto_base"],
+        "{refused}"
+    );
+
+    for query in ["offset=1&offset=2", "estado=activa&estado=activa"] {
+        let response = app
+            .client
+            .get(app.url(&format!("/campanas?{query}")))
+            .send()
+            .await
+            .unwrap();
+        problem(response, 400).await;
+    }
+    for query in ["limite=", "offset=%20"] {
+        let response = app
+            .client
+            .get(app.url(&format!("/campanas?{query}")))
+            .send()
+            .await
+            .unwrap();
+        problem(response, 422).await;
+    }
+}

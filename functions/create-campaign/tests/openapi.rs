@@ -20,8 +20,11 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/events"),
     ("get", "/health"),
     ("get", "/ready"),
+    ("get", "/metrics"),
     ("post", "/outbox/relay"),
     ("get", "/openapi.json"),
+    ("get", "/spec"),
+    ("get", "/"),
 ];
 
 fn app() -> axum::Router {
@@ -40,7 +43,18 @@ async fn the_document_lists_every_operation_the_router_serves() {
 #[tokio::test]
 async fn the_create_body_is_described_with_its_spanish_fields() {
     let document = openapi::fetch(app()).await;
-    let body = openapi::request_schema(&document, "post", "/campanas");
+    let schema = openapi::request_schema(&document, "post", "/campanas");
+    // The fields and, beside them, the influencer's all-or-none rule (`openapi::together`).
+    let body = &schema["allOf"][0];
+    let rule = schema["allOf"][1]["anyOf"]
+        .as_array()
+        .expect("the together rule");
+    assert_eq!(rule.len(), 2);
+    assert_eq!(
+        rule[1]["required"],
+        serde_json::json!(["influencer_id", "influencer_nombre", "influencer_email"])
+    );
+    assert_eq!(rule[1]["properties"]["influencer_email"]["format"], "email");
     // SPEC section 3 requires `nombre` and `descripcion`; `valor_comision` (> 0) has no
     // default, so it is required too.
     assert_eq!(
@@ -70,13 +84,16 @@ async fn the_create_body_is_described_with_its_spanish_fields() {
         ])
     );
     assert_eq!(properties["id"]["format"], "uuid");
-    assert_eq!(properties["fecha_inicio"]["format"], "date-time");
     assert_eq!(
-        openapi::enum_values(&document, &properties["tipo_comision"]),
+        openapi::formats(&document, &properties["fecha_inicio"]),
+        ["date-time"]
+    );
+    assert_eq!(
+        openapi::input_vocabulary(&document, &properties["tipo_comision"]),
         ["cpa", "cpl", "cpc"]
     );
     assert_eq!(
-        openapi::enum_values(&document, &properties["tipo_contrato"]),
+        openapi::input_vocabulary(&document, &properties["tipo_contrato"]),
         ["puntual", "temporal", "exclusivo", "colaboracion"]
     );
 }
@@ -118,7 +135,10 @@ async fn responses_and_errors_are_described() {
 #[tokio::test]
 async fn the_documented_example_creates_a_campaign() {
     let document = openapi::fetch(app()).await;
-    let example = openapi::request_schema(&document, "post", "/campanas")["example"].clone();
+    let mut example =
+        openapi::request_schema(&document, "post", "/campanas")["allOf"][0]["example"].clone();
+    // The id is the request's, not the input's (which refuses unknown fields).
+    example.as_object_mut().expect("an object").remove("id");
     let input: NewCampaign = serde_json::from_value(example).expect("a create body");
     Campaign::create(input, Uuid::now_v7(), Utc::now()).expect("a valid campaign");
 }

@@ -32,7 +32,7 @@ use alpes_shared::{
     http::{
         ApiError, EventDelivery, EventError, EventHandler, Handled, ListQuery, Runtime,
         events_router,
-        openapi::{self, PageParams, ReportStateSchema, ReportTypeSchema},
+        openapi::{self, PageParams},
     },
     store::{
         Constraint, StoreError, inbox,
@@ -71,6 +71,10 @@ pub fn app(runtime: Runtime) -> Router {
             "/openapi.json",
             openapi::route(ApiDoc::openapi, reports.topics()),
         )
+        .route(
+            "/spec",
+            openapi::spec_route(ApiDoc::openapi, reports.topics()),
+        )
         .with_state(runtime.clone());
     let events = events_router(reports, runtime.push_auth.clone());
     runtime.router(api.merge(events))
@@ -94,13 +98,14 @@ struct ApiDoc;
 #[allow(dead_code)] // documents what `list` reads from its `ListQuery`
 pub struct ReportFilters {
     /// Only this campaign's reports.
+    #[param(pattern = "^[^\\u0000]*$")]
     id_campana: Option<String>,
     /// Only reports in this state; an unknown state is 422.
     #[param(inline)]
-    estado: Option<ReportStateSchema>,
+    estado: Option<openapi::ReportStateInput>,
     /// Only reports of this type; an unknown type is 422.
     #[param(inline)]
-    tipo_reporte: Option<ReportTypeSchema>,
+    tipo_reporte: Option<openapi::ReportTypeInput>,
 }
 
 /// One report.
@@ -303,6 +308,7 @@ struct Decided {
 
 /// Decides `fact` for its campaign in one transaction: inbox record, report write and
 /// outbox rows commit together or not at all (SPEC section 8).
+#[tracing::instrument(name = "decide report", skip_all, fields(db.system = "postgresql"))]
 async fn decide(
     runtime: &Runtime,
     fact: &Fact,

@@ -820,3 +820,34 @@ async fn the_event_endpoint_wants_a_valid_token_and_a_usable_event(
     assert_eq!(ready.status(), 200);
     assert!(ready.headers().contains_key("x-request-id"));
 }
+
+/// NUL in a query is a 400; NUL in an event (its `datos_origen` is jsonb, its name
+/// text) is a permanent failure, acknowledged with 200, never a retry.
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn nul_is_a_400_in_a_query_and_a_permanent_failure_in_an_event(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let app = spawn(connect).await;
+    for query in ["id_campana=%00", "estado=%00", "tipo_reporte=%00"] {
+        let response = get(&app, &format!("/reportes?{query}")).await;
+        assert_eq!(response.status(), 400, "{query}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
+
+    let campaign_id = new_campaign_id();
+    let mut event = campaign(&campaign_id);
+    if let IntegrationEvent::CampanaCreada(payload) = &mut event {
+        payload.entregables = Some("3 publicaciones\u{0}".into());
+    }
+    assert_eq!(push(&app, &event, None).await, 200);
+    let response = get(&app, &format!("/reportes?id_campana={campaign_id}")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<Vec<Value>>().await.unwrap(),
+        Vec::<Value>::new()
+    );
+}

@@ -16,8 +16,11 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/events"),
     ("get", "/health"),
     ("get", "/ready"),
+    ("get", "/metrics"),
     ("post", "/outbox/relay"),
     ("get", "/openapi.json"),
+    ("get", "/spec"),
+    ("get", "/"),
 ];
 
 fn app() -> axum::Router {

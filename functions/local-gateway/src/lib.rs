@@ -8,7 +8,15 @@
 //! - Method, path, query, headers (minus hop-by-hop ones) and body are forwarded; the
 //!   answer comes back as is. Without a route: 404, upstream down: 502, no answer within
 //!   the timeout: 504, all as `application/problem+json`.
-//! - `GET /health` is the gateway's own liveness.
+//! - `GET /health` is the gateway's own liveness (`{"status": "up"}`) and `GET /` the
+//!   existing system's banner; the existing system's other routes
+//!   (`/influencers/registrar-comando`, `/contratos/vigentes`, ...) are under the
+//!   resources' patterns and reach their functions like any other path.
+//! - `GET /spec` (the existing system's) and `GET /openapi.json` are one OpenAPI document of
+//!   what the gateway serves, merged on each call from the functions' own documents: for
+//!   each route, the paths of its function's `/openapi.json` that the table sends to it,
+//!   with their components, plus the gateway's `/` and `/health`. 502 naming the route when
+//!   a function's document cannot be read.
 //!
 //! Configuration ([`Config::from_env`]): `GATEWAY_ROUTES` =
 //! `/influencers=http://127.0.0.1:3001,http://127.0.0.1:3011;/campanas=http://127.0.0.1:3002`,
@@ -255,9 +263,131 @@ pub fn app(config: Config) -> Router {
         timeout: config.timeout,
     });
     Router::new()
-        .route("/health", get(|| async { StatusCode::OK }))
+        // The existing system's own answers at `/health` and `/`, which its clients call
+        // on the gateway's address.
+        .route(
+            "/health",
+            get(|| async { axum::Json(serde_json::json!({"status": "up"})) }),
+        )
+        .route(
+            "/",
+            get(|| async {
+                axum::Json(serde_json::json!({
+                    "mensaje": "AlpesPartners DIJS - API",
+                    "version": "1.0.0",
+                    "estado": "activo",
+                }))
+            }),
+        )
+        .route("/spec", get(spec))
+        .route("/openapi.json", get(spec))
         .fallback(proxy)
         .with_state(gateway)
+}
+
+/// `GET /spec`: the functions' documents merged into the gateway's (see the module docs).
+async fn spec(State(gateway): State<Arc<Gateway>>) -> Response {
+    use serde_json::{Map, Value, json};
+    let mut paths = Map::new();
+    let mut components: Map<String, Value> = Map::new();
+    let mut tags: Vec<Value> = Vec::new();
+    for route in &gateway.routes {
+        let mut document = None;
+        for upstream in &route.upstreams {
+            let answer = gateway
+                .client
+                .get(format!("{upstream}/openapi.json"))
+                .timeout(gateway.timeout)
+                .send()
+                .await
+                .and_then(reqwest::Response::error_for_status);
+            match answer {
+                Ok(answer) => match answer.json::<Value>().await {
+                    Ok(value) => {
+                        document = Some(value);
+                        break;
+                    }
+                    Err(error) => tracing::warn!(%upstream, %error, "unreadable OpenAPI document"),
+                },
+                Err(error) => tracing::warn!(%upstream, %error, "no OpenAPI document"),
+            }
+        }
+        let Some(document) = document else {
+            return problem(
+                StatusCode::BAD_GATEWAY,
+                format!("the OpenAPI document of {} is unavailable", route.pattern),
+            );
+        };
+        if let Some(items) = document.get("paths").and_then(Value::as_object) {
+            for (path, item) in items {
+                // Only what this route serves: another route (or none) takes the rest.
+                if gateway
+                    .route(path)
+                    .is_some_and(|chosen| std::ptr::eq(chosen, route))
+                {
+                    paths.entry(path.clone()).or_insert_with(|| item.clone());
+                }
+            }
+        }
+        if let Some(kinds) = document.get("components").and_then(Value::as_object) {
+            for (kind, entries) in kinds {
+                let Some(entries) = entries.as_object() else {
+                    continue;
+                };
+                if let Value::Object(slot) = components
+                    .entry(kind.clone())
+                    .or_insert_with(|| Value::Object(Map::new()))
+                {
+                    for (name, entry) in entries {
+                        slot.entry(name.clone()).or_insert_with(|| entry.clone());
+                    }
+                }
+            }
+        }
+        for tag in document
+            .get("tags")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if !tags
+                .iter()
+                .any(|known| known.get("name") == tag.get("name"))
+            {
+                tags.push(tag.clone());
+            }
+        }
+    }
+    let answer = |description: &str, example: Value| {
+        json!({"get": {"responses": {"200": {
+            "description": description,
+            "content": {"application/json": {"schema": {"type": "object"}, "example": example}},
+        }}}})
+    };
+    paths.insert(
+        "/".to_owned(),
+        answer(
+            "The existing system's banner",
+            json!({"mensaje": "AlpesPartners DIJS - API", "version": "1.0.0", "estado": "activo"}),
+        ),
+    );
+    paths.insert(
+        "/health".to_owned(),
+        answer("The gateway is up", json!({"status": "up"})),
+    );
+    let document = json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Alpes Partners functions (local gateway)",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The functions' own documents, merged: each path as the function \
+                            the gateway routes it to describes it.",
+        },
+        "tags": tags,
+        "paths": paths,
+        "components": components,
+    });
+    axum::Json(document).into_response()
 }
 
 /// Serves the gateway on `0.0.0.0:<port>` until SIGTERM or Ctrl-C.

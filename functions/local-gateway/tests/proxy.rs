@@ -148,3 +148,162 @@ async fn answers_problems_for_unknown_paths_and_unreachable_upstreams() {
         assert_eq!(answer.status(), StatusCode::CREATED);
     }
 }
+
+/// The existing system's routes: `/` and `/health` answered by the gateway as it did,
+/// its command and listing paths forwarded to the functions serving the resource.
+#[tokio::test]
+async fn the_existing_systems_routes_are_served_or_forwarded() {
+    let influencers = serve(echo("influencers")).await;
+    let contracts = serve(echo("contracts")).await;
+    let base = gateway(format!("/influencers={influencers};/contratos={contracts}")).await;
+    let client = client();
+
+    let root: serde_json::Value = client
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        root,
+        serde_json::json!({"mensaje": "AlpesPartners DIJS - API", "version": "1.0.0", "estado": "activo"})
+    );
+    let health: serde_json::Value = client
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health, serde_json::json!({"status": "up"}));
+
+    for (method, path, upstream) in [
+        ("POST", "/influencers/registrar-comando", "influencers"),
+        ("GET", "/influencers/?plataforma=tiktok", "influencers"),
+        ("POST", "/contratos/crear-comando", "contracts"),
+        ("GET", "/contratos/vigentes", "contracts"),
+    ] {
+        let answer = client
+            .request(method.parse().unwrap(), format!("{base}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.headers()["x-upstream"], upstream, "{path}");
+        let body = answer.text().await.unwrap();
+        assert!(
+            body.starts_with(&format!("{upstream} {method} {path}")),
+            "{body}"
+        );
+    }
+}
+
+/// An upstream serving an OpenAPI document with the given paths (and one schema each).
+fn documented(paths: &'static [&'static str], schema: &'static str) -> Router {
+    Router::new().route(
+        "/openapi.json",
+        axum::routing::get(move || async move {
+            let items: serde_json::Map<String, serde_json::Value> = paths
+                .iter()
+                .map(|path| {
+                    (
+                        (*path).to_owned(),
+                        serde_json::json!({"get": {"responses": {"200": {"description": *path}}}}),
+                    )
+                })
+                .collect();
+            axum::Json(serde_json::json!({
+                "openapi": "3.1.0",
+                "info": {"title": schema, "version": "1"},
+                "tags": [{"name": schema}],
+                "paths": items,
+                "components": {"schemas": {schema: {"type": "object"}, "Problem": {"title": schema}}},
+            }))
+        }),
+    )
+}
+
+#[tokio::test]
+async fn spec_merges_what_each_route_serves() {
+    let influencers = serve(documented(
+        &[
+            "/",
+            "/health",
+            "/influencers",
+            "/influencers/{id}",
+            "/events",
+        ],
+        "Influencer",
+    ))
+    .await;
+    let reports = serve(documented(
+        &["/reportes", "/reportes/{id}", "/reportes/{id}/compensar"],
+        "Report",
+    ))
+    .await;
+    let compensations = serve(documented(
+        &["/reportes/{id}/compensar", "/reportes"],
+        "Compensation",
+    ))
+    .await;
+    let base = gateway(format!(
+        "/influencers={influencers};/reportes={reports};/reportes/*/compensar={compensations}"
+    ))
+    .await;
+    let client = client();
+
+    for route in ["/spec", "/openapi.json"] {
+        let answer = client.get(format!("{base}{route}")).send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::OK, "{route}");
+        let document: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(document["openapi"], "3.1.0");
+        let paths = document["paths"].as_object().unwrap();
+        let mut listed: Vec<&str> = paths.keys().map(String::as_str).collect();
+        listed.sort_unstable();
+        assert_eq!(
+            listed,
+            [
+                "/",
+                "/health",
+                "/influencers",
+                "/influencers/{id}",
+                "/reportes",
+                "/reportes/{id}",
+                "/reportes/{id}/compensar"
+            ],
+            "{route}"
+        );
+        // Each path as the function it is routed to describes it.
+        let description =
+            |path: &str| paths[path]["get"]["responses"]["200"]["description"].clone();
+        assert_eq!(
+            description("/reportes/{id}/compensar"),
+            "/reportes/{id}/compensar"
+        );
+        assert_eq!(
+            paths["/health"]["get"]["responses"]["200"]["content"]["application/json"]["example"]["status"],
+            "up"
+        );
+        let schemas = document["components"]["schemas"].as_object().unwrap();
+        for name in ["Influencer", "Report", "Compensation", "Problem"] {
+            assert!(schemas.contains_key(name), "{route}: {name}");
+        }
+        assert_eq!(document["tags"].as_array().unwrap().len(), 3);
+    }
+
+    // A function whose document cannot be read: 502 naming its route.
+    let base = gateway(format!(
+        "/influencers={influencers};/campanas={}",
+        closed_url().await
+    ))
+    .await;
+    let answer = client.get(format!("{base}/spec")).send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::BAD_GATEWAY);
+    let problem: serde_json::Value = answer.json().await.unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("/campanas"),
+        "{problem}"
+    );
+}

@@ -98,7 +98,7 @@ async fn ready(State(state): State<Arc<AppState>>) -> impl IntoResponse {
 
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         state.metrics.render(),
     )
 }
@@ -142,6 +142,19 @@ pub async fn start(
     config: BridgeConfig,
     shutdown: CancellationToken,
 ) -> Result<RunningBridge, BridgeError> {
+    let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, config.port)))
+        .await
+        .map_err(|source| BridgeError::Listen {
+            port: config.port,
+            source,
+        })?;
+    // Listening first: the HTTPS client (its TLS roots) is not on the path to the socket.
+    let http = alpes_shared::http::tls::client_builder()
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()?;
+    let tokens = TokenSource::new(&config.push_auth, http.clone())?;
+    let pusher = Arc::new(Pusher::new(http.clone(), tokens));
     for skipped in &config.skipped_routes {
         tracing::warn!(
             topic = skipped.topic,
@@ -150,12 +163,6 @@ pub async fn start(
             "route skipped: its function URL is not set"
         );
     }
-    let http = reqwest::Client::builder()
-        .tcp_nodelay(true)
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build()?;
-    let tokens = TokenSource::new(&config.push_auth, http.clone())?;
-    let pusher = Arc::new(Pusher::new(http, tokens));
     let connector = Arc::new(PulsarConnector::new(
         config.pulsar_url.clone(),
         config.pulsar_token.as_ref().map(|token| token.0.clone()),
@@ -187,22 +194,16 @@ pub async fn start(
             })
         })
         .collect();
-    let metrics = Arc::new(Metrics {
-        routes: contexts
+    let metrics = Arc::new(Metrics::new(
+        contexts
             .iter()
             .map(|context| context.metrics.clone())
             .collect(),
-    });
+    ));
     let state = Arc::new(AppState {
         metrics: metrics.clone(),
         stopping: AtomicBool::new(false),
     });
-    let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, config.port)))
-        .await
-        .map_err(|source| BridgeError::Listen {
-            port: config.port,
-            source,
-        })?;
     let address = listener
         .local_addr()
         .map_err(|source| BridgeError::Listen {
@@ -223,7 +224,7 @@ pub async fn start(
     let mut routes = JoinSet::new();
     if let Some(admin_url) = &config.admin_url {
         let admin = crate::dlq::Admin::new(
-            reqwest::Client::new(),
+            http,
             admin_url,
             config.pulsar_token.as_ref().map(|token| token.0.clone()),
         );
@@ -288,9 +289,7 @@ async fn watch_dead_letters(
                     -1
                 }
             };
-            metrics
-                .dead_letter_backlog
-                .store(backlog, Ordering::Relaxed);
+            metrics.dead_letter_backlog.set(backlog);
         }
         tokio::select! {
             () = tokio::time::sleep(DEAD_LETTER_POLL) => {}

@@ -13,15 +13,13 @@
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
-    sync::{
-        Arc,
-        atomic::{AtomicI64, Ordering},
-    },
+    sync::{Arc, atomic::Ordering},
     time::Duration,
 };
 
 use chrono::Utc;
 use futures::{FutureExt, Stream, StreamExt};
+use prometheus_client::metrics::gauge::Gauge;
 use pulsar::{
     Authentication, ConnectionRetryOptions, Consumer, ConsumerOptions, OperationRetryOptions,
     Pulsar, SubType, TokioExecutor, consumer::InitialPosition, producer, proto::MessageIdData,
@@ -33,12 +31,15 @@ use tokio::{
     time::Instant,
 };
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use alpes_shared::trace_context;
 
 use crate::{
     config::RouteConfig,
     ledger::{self, LedgerView},
     message::{Inbound, Source},
-    metrics::RouteMetrics,
+    metrics::{self, RouteMetrics},
     pusher::{PushFailure, Pusher},
 };
 
@@ -405,10 +406,7 @@ impl Session {
             End::Lost(_) => self.tasks.abort_all(),
         }
         let unsettled = i64::try_from(self.held).unwrap_or(i64::MAX);
-        self.context
-            .metrics
-            .in_flight
-            .fetch_sub(unsettled, Ordering::Relaxed);
+        self.context.metrics.in_flight.dec_by(unsettled);
         end
     }
 
@@ -419,10 +417,7 @@ impl Session {
             return;
         }
         self.held += 1;
-        self.context
-            .metrics
-            .in_flight
-            .fetch_add(1, Ordering::Relaxed);
+        self.context.metrics.in_flight.inc();
         if self.context.route.ordered_by_key
             && let Some(key) = message.order_key()
         {
@@ -498,10 +493,7 @@ impl Session {
         };
         self.holding.remove(&(running.source, running.id.clone()));
         self.held -= 1;
-        self.context
-            .metrics
-            .in_flight
-            .fetch_sub(1, Ordering::Relaxed);
+        self.context.metrics.in_flight.dec();
         match outcome {
             Some(Outcome::Settled) => self.acknowledge(&running).await,
             Some(Outcome::Released) => {}
@@ -567,7 +559,7 @@ impl Session {
         self.context
             .metrics
             .in_flight
-            .fetch_sub(i64::try_from(dropped).unwrap_or(0), Ordering::Relaxed);
+            .dec_by(i64::try_from(dropped).unwrap_or(0));
         let deadline = Instant::now() + self.context.shutdown_grace;
         while !self.tasks.is_empty() {
             match tokio::time::timeout_at(deadline, self.tasks.join_next_with_id()).await {
@@ -619,18 +611,18 @@ async fn pause(wait: Duration, shutdown: &CancellationToken) -> bool {
 }
 
 /// Counts one more in a gauge while alive.
-struct GaugeGuard<'a>(&'a AtomicI64);
+struct GaugeGuard<'a>(&'a Gauge);
 
 impl<'a> GaugeGuard<'a> {
-    fn new(gauge: &'a AtomicI64) -> Self {
-        gauge.fetch_add(1, Ordering::Relaxed);
+    fn new(gauge: &'a Gauge) -> Self {
+        gauge.inc();
         Self(gauge)
     }
 }
 
 impl Drop for GaugeGuard<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.dec();
     }
 }
 
@@ -675,7 +667,7 @@ impl Job {
                 Ok(()) => return self.delivered().await,
                 Err(failure) => failure,
             };
-            RouteMetrics::add(&context.metrics.failed_attempts);
+            context.metrics.failed_attempts.inc();
             let error = failure.to_string();
             self.attempts = attempt;
             let now = Utc::now();
@@ -721,7 +713,7 @@ impl Job {
                 if !self.publish(&route.retry_topic(), copy).await {
                     return Outcome::Released;
                 }
-                RouteMetrics::add(&context.metrics.retries_scheduled);
+                context.metrics.retries_scheduled.inc();
                 return Outcome::Settled;
             }
         }
@@ -736,7 +728,7 @@ impl Job {
             match context.pusher.authorization(route).await {
                 Ok(authorization) => break authorization,
                 Err(error) => {
-                    RouteMetrics::add(&context.metrics.internal_errors);
+                    context.metrics.internal_errors.inc();
                     tracing::error!(route = %context.name, %error, retry_in = ?wait, "no push token");
                     if !pause(wait, &self.shutdown).await {
                         return None;
@@ -750,13 +742,45 @@ impl Job {
             () = self.shutdown.cancelled() => return None,
         };
         let body = self.message.push_body(&route.subscription, attempt);
+        let property = |name: &str| self.message.properties.get(name).map(String::as_str);
+        // A child of the publisher's span (the message's `traceparent`), or a new trace;
+        // the endpoint continues under it through the request's `traceparent` header.
+        let span = tracing::info_span!(
+            "push",
+            otel.kind = "client",
+            otel.name = format!("push {}", context.name),
+            otel.status_code = tracing::field::Empty,
+            route = %context.name,
+            attempt,
+            event_id = property("event_id"),
+            event_type = property("event_type"),
+            correlation_id = property("correlation_id"),
+            status = tracing::field::Empty,
+            error = tracing::field::Empty,
+        );
+        trace_context::continue_from(&span, &self.message.properties);
+        let mut trace = HashMap::new();
+        trace_context::inject(&span, &mut trace);
         let _pushing = GaugeGuard::new(&context.metrics.pushing);
         let started = Instant::now();
         let result = context
             .pusher
-            .push(route, authorization.as_deref(), body)
+            .push(route, authorization.as_deref(), &trace, body)
+            .instrument(span.clone())
             .await;
-        context.metrics.push_duration.observe(started.elapsed());
+        metrics::observe(&context.metrics.push_duration, started.elapsed());
+        match &result {
+            Ok(()) => {
+                span.record("status", "delivered");
+            }
+            Err(failure) => {
+                if let PushFailure::Status { status, .. } = failure {
+                    span.record("status", status.as_u16());
+                }
+                span.record("error", tracing::field::display(failure));
+                span.record("otel.status_code", "ERROR");
+            }
+        }
         Some(result)
     }
 
@@ -770,12 +794,12 @@ impl Job {
             )
             .await;
         }
-        RouteMetrics::add(&context.metrics.delivered);
+        context.metrics.delivered.inc();
         context.metrics.settled(&self.message.identity());
         let latency = (Utc::now() - self.message.origin.publish_time)
             .to_std()
             .unwrap_or_default();
-        context.metrics.delivery_latency.observe(latency);
+        metrics::observe(&context.metrics.delivery_latency, latency);
         Outcome::Settled
     }
 
@@ -797,7 +821,7 @@ impl Job {
             )
             .await;
         }
-        RouteMetrics::add(&context.metrics.dead_lettered);
+        context.metrics.dead_lettered.inc();
         context.metrics.settled(&self.message.identity());
         let property = |name: &str| {
             self.message
@@ -829,7 +853,7 @@ impl Job {
             match sent {
                 Ok(_) => return true,
                 Err(error) => {
-                    RouteMetrics::add(&self.context.metrics.internal_errors);
+                    self.context.metrics.internal_errors.inc();
                     tracing::error!(route = %self.context.name, topic, %error, retry_in = ?wait, "cannot publish");
                     if !pause(wait, &self.shutdown).await {
                         return false;

@@ -7,6 +7,9 @@ async fn main() -> anyhow::Result<()> {
     }
     alpes_shared::http::telemetry::init("pulsar-bridge");
     let config = pulsar_bridge::config::BridgeConfig::from_env()?;
-    pulsar_bridge::run(config).await?;
+    let ran = pulsar_bridge::run(config).await;
+    // The spans of the last pushes (bounded by the export timeout).
+    tokio::task::spawn_blocking(alpes_shared::http::telemetry::shutdown).await?;
+    ran?;
     Ok(())
 }

@@ -1,17 +1,28 @@
-//! Prometheus metrics in the text exposition format (version 0.0.4), hand-rolled: a few
-//! atomic counters per route need no metrics framework.
+//! Prometheus metrics in the text exposition format (version 0.0.4), with the official
+//! client (`prometheus-client`): each route keeps its counters, gauges and histograms, and
+//! one collector writes them, labelled by route, on every scrape of `GET /metrics`.
 
 use std::{
     collections::HashMap,
-    fmt::Write as _,
     sync::{
         Arc, Mutex, PoisonError,
-        atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
 
 use chrono::{DateTime, Utc};
+use prometheus_client::{
+    collector::Collector,
+    encoding::{DescriptorEncoder, EncodeGaugeValue, EncodeLabelSet, EncodeMetric},
+    metrics::{
+        MetricType, TypedMetric,
+        counter::Counter,
+        gauge::{ConstGauge, Gauge},
+        histogram::Histogram,
+    },
+    registry::Registry,
+};
 
 /// Default of [`RouteMetrics::set_retry_horizon`].
 const DEFAULT_RETRY_HORIZON: Duration = Duration::from_secs(600);
@@ -21,41 +32,22 @@ const BUCKETS: [f64; 16] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
 ];
 
-/// A cumulative histogram with fixed buckets.
-#[derive(Debug, Default)]
-pub struct Histogram {
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_micros: AtomicU64,
+/// A latency histogram with the bridge's buckets.
+fn histogram() -> Histogram {
+    Histogram::new(BUCKETS)
 }
 
-impl Histogram {
-    pub fn observe(&self, value: Duration) {
-        let seconds = value.as_secs_f64();
-        if let Some(index) = BUCKETS.iter().position(|bound| seconds <= *bound) {
-            self.buckets[index].fetch_add(1, Ordering::Relaxed);
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        let micros = u64::try_from(value.as_micros()).unwrap_or(u64::MAX);
-        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
-    }
+/// Records `value` in `histogram`, in seconds.
+pub fn observe(histogram: &Histogram, value: Duration) {
+    histogram.observe(value.as_secs_f64());
+}
 
-    pub fn count(&self) -> u64 {
-        self.count.load(Ordering::Relaxed)
-    }
-
-    fn render(&self, out: &mut String, name: &str, labels: &str) {
-        let mut cumulative = 0;
-        for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
-            cumulative += bucket.load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
-        }
-        let count = self.count();
-        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
-        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
-        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
-    }
+/// The labels of every series of a route.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+    topic: String,
+    subscription: String,
 }
 
 /// A retrying message: its first failure, and when this instance last saw it fail.
@@ -68,20 +60,21 @@ pub struct RouteMetrics {
     pub route: String,
     pub topic: String,
     pub subscription: String,
+    labels: RouteLabels,
     /// Messages acknowledged after a 2xx push.
-    pub delivered: AtomicU64,
+    pub delivered: Counter,
     /// Pushes answered with a non-2xx status, timed out or not connected.
-    pub failed_attempts: AtomicU64,
+    pub failed_attempts: Counter,
     /// Messages published to the dead-letter topic (then acknowledged).
-    pub dead_lettered: AtomicU64,
+    pub dead_lettered: Counter,
     /// Failed messages re-published to the retry topic (unordered routes).
-    pub retries_scheduled: AtomicU64,
+    pub retries_scheduled: Counter,
     /// Bridge-side failures that do not count as attempts (token, broker publish).
-    pub internal_errors: AtomicU64,
+    pub internal_errors: Counter,
     /// Messages taken from the broker and not yet settled (acknowledged or left to redelivery).
-    pub in_flight: AtomicI64,
+    pub in_flight: Gauge,
     /// Pushes whose HTTP request is under way.
-    pub pushing: AtomicI64,
+    pub pushing: Gauge,
     /// The route's consumers are subscribed and its engine has not stopped.
     pub subscribed: AtomicBool,
     /// The last broker probe of this route succeeded.
@@ -92,7 +85,7 @@ pub struct RouteMetrics {
     pub delivery_latency: Histogram,
     /// Messages of `dlq` on the dead-letter topic not yet replayed or dropped, as the admin
     /// API last reported it; -1 while unknown.
-    pub dead_letter_backlog: AtomicI64,
+    pub dead_letter_backlog: Gauge,
     /// Messages this instance knows to be retrying: identity -> (first failure, when this
     /// instance last saw it fail).
     retrying: Mutex<HashMap<String, Retrying>>,
@@ -103,22 +96,29 @@ pub struct RouteMetrics {
 
 impl RouteMetrics {
     pub fn new(route: String, topic: String, subscription: String) -> Self {
+        let dead_letter_backlog = Gauge::default();
+        dead_letter_backlog.set(-1);
         Self {
+            labels: RouteLabels {
+                route: route.clone(),
+                topic: topic.clone(),
+                subscription: subscription.clone(),
+            },
             route,
             topic,
             subscription,
-            delivered: AtomicU64::new(0),
-            failed_attempts: AtomicU64::new(0),
-            dead_lettered: AtomicU64::new(0),
-            retries_scheduled: AtomicU64::new(0),
-            internal_errors: AtomicU64::new(0),
-            in_flight: AtomicI64::new(0),
-            pushing: AtomicI64::new(0),
+            delivered: Counter::default(),
+            failed_attempts: Counter::default(),
+            dead_lettered: Counter::default(),
+            retries_scheduled: Counter::default(),
+            internal_errors: Counter::default(),
+            in_flight: Gauge::default(),
+            pushing: Gauge::default(),
             subscribed: AtomicBool::new(false),
             broker_reachable: AtomicBool::new(false),
-            push_duration: Histogram::default(),
-            delivery_latency: Histogram::default(),
-            dead_letter_backlog: AtomicI64::new(-1),
+            push_duration: histogram(),
+            delivery_latency: histogram(),
+            dead_letter_backlog,
             retrying: Mutex::new(HashMap::new()),
             retry_horizon_ms: AtomicU64::new(DEFAULT_RETRY_HORIZON.as_millis() as u64),
         }
@@ -175,147 +175,169 @@ impl RouteMetrics {
     pub fn is_connected(&self) -> bool {
         self.subscribed.load(Ordering::Relaxed) && self.broker_reachable.load(Ordering::Relaxed)
     }
-
-    pub(crate) fn add(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
 }
 
 /// Every route's metrics, rendered by `GET /metrics`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
     pub routes: Vec<Arc<RouteMetrics>>,
+    registry: Registry,
 }
-
-/// Picks one histogram of a route.
-type HistogramOf = fn(&RouteMetrics) -> &Histogram;
-
-struct Family {
-    name: &'static str,
-    kind: &'static str,
-    help: &'static str,
-    value: fn(&RouteMetrics) -> String,
-}
-
-const FAMILIES: [Family; 11] = [
-    Family {
-        name: "pulsar_bridge_delivered_total",
-        kind: "counter",
-        help: "Messages acknowledged after a 2xx push.",
-        value: |m| m.delivered.load(Ordering::Relaxed).to_string(),
-    },
-    Family {
-        name: "pulsar_bridge_failed_attempts_total",
-        kind: "counter",
-        help: "Push attempts answered with a non-2xx status, timed out or not connected.",
-        value: |m| m.failed_attempts.load(Ordering::Relaxed).to_string(),
-    },
-    Family {
-        name: "pulsar_bridge_dead_lettered_total",
-        kind: "counter",
-        help: "Messages published to the dead-letter topic after their last failed attempt.",
-        value: |m| m.dead_lettered.load(Ordering::Relaxed).to_string(),
-    },
-    Family {
-        name: "pulsar_bridge_retries_scheduled_total",
-        kind: "counter",
-        help: "Failed messages re-published to the retry topic with a delay.",
-        value: |m| m.retries_scheduled.load(Ordering::Relaxed).to_string(),
-    },
-    Family {
-        name: "pulsar_bridge_internal_errors_total",
-        kind: "counter",
-        help: "Bridge-side failures not counted as attempts (ID token, publish to the broker).",
-        value: |m| m.internal_errors.load(Ordering::Relaxed).to_string(),
-    },
-    Family {
-        name: "pulsar_bridge_in_flight",
-        kind: "gauge",
-        help: "Messages received from the broker and not settled yet.",
-        value: |m| m.in_flight.load(Ordering::Relaxed).to_string(),
-    },
-    Family {
-        name: "pulsar_bridge_pushing",
-        kind: "gauge",
-        help: "Push requests under way.",
-        value: |m| m.pushing.load(Ordering::Relaxed).to_string(),
-    },
-    Family {
-        name: "pulsar_bridge_connected",
-        kind: "gauge",
-        help: "1 when the route's consumers are subscribed and the broker answers.",
-        value: |m| u8::from(m.is_connected()).to_string(),
-    },
-    Family {
-        name: "pulsar_bridge_dead_letter_backlog",
-        kind: "gauge",
-        help: "Dead letters kept on the route's dead-letter topic (subscription dlq), from the admin API; -1 while unknown.",
-        value: |m| m.dead_letter_backlog.load(Ordering::Relaxed).to_string(),
-    },
-    Family {
-        name: "pulsar_bridge_retrying",
-        kind: "gauge",
-        help: "Messages this instance knows to be waiting for another attempt.",
-        value: |m| m.retry_state(Utc::now()).0.to_string(),
-    },
-    Family {
-        name: "pulsar_bridge_oldest_retry_age_seconds",
-        kind: "gauge",
-        help: "Time since the first failure of the oldest message still retrying (0 when none).",
-        value: |m| format!("{:.3}", m.retry_state(Utc::now()).1.as_secs_f64()),
-    },
-];
 
 impl Metrics {
-    /// The Prometheus text exposition of every route.
+    pub fn new(routes: Vec<Arc<RouteMetrics>>) -> Self {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Routes(routes.clone())));
+        Self { routes, registry }
+    }
+
+    /// The Prometheus text exposition (0.0.4) of every route.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let labels: Vec<String> = self.routes.iter().map(|route| labels(route)).collect();
-        for family in &FAMILIES {
-            let _ = writeln!(out, "# HELP {} {}", family.name, family.help);
-            let _ = writeln!(out, "# TYPE {} {}", family.name, family.kind);
-            for (route, labels) in self.routes.iter().zip(&labels) {
-                let _ = writeln!(out, "{}{{{labels}}} {}", family.name, (family.value)(route));
-            }
-        }
-        let histograms: [(&str, &str, HistogramOf); 2] = [
-            (
-                "pulsar_bridge_push_duration_seconds",
-                "HTTP round trip of each push attempt.",
-                |m| &m.push_duration,
-            ),
-            (
-                "pulsar_bridge_delivery_latency_seconds",
-                "From the message's original publish time to its successful push.",
-                |m| &m.delivery_latency,
-            ),
-        ];
-        for (name, help, histogram) in histograms {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} histogram");
-            for (route, labels) in self.routes.iter().zip(&labels) {
-                histogram(route).render(&mut out, name, labels);
-            }
+        if let Err(error) =
+            prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
+        {
+            tracing::error!(%error, "cannot encode the metrics");
         }
         out
     }
 }
 
-fn labels(route: &RouteMetrics) -> String {
-    format!(
-        "route=\"{}\",topic=\"{}\",subscription=\"{}\"",
-        escape(&route.route),
-        escape(&route.topic),
-        escape(&route.subscription)
-    )
+/// The `Content-Type` of [`Metrics::render`].
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// Writes every family, one series per route. A family's name is given without the
+/// `_total` the encoder appends to counters.
+#[derive(Debug)]
+struct Routes(Vec<Arc<RouteMetrics>>);
+
+/// One family: its name, help (the encoder adds no final period to a collector's) and
+/// the metric of a route.
+type FamilyOf<M> = (&'static str, &'static str, fn(&RouteMetrics) -> &M);
+
+/// A gauge computed on each scrape: its name, help and value for a route.
+type ComputedOf<N> = (&'static str, &'static str, fn(&RouteMetrics) -> N);
+
+const COUNTERS: [FamilyOf<Counter>; 5] = [
+    (
+        "pulsar_bridge_delivered",
+        "Messages acknowledged after a 2xx push.",
+        |m| &m.delivered,
+    ),
+    (
+        "pulsar_bridge_failed_attempts",
+        "Push attempts answered with a non-2xx status, timed out or not connected.",
+        |m| &m.failed_attempts,
+    ),
+    (
+        "pulsar_bridge_dead_lettered",
+        "Messages published to the dead-letter topic after their last failed attempt.",
+        |m| &m.dead_lettered,
+    ),
+    (
+        "pulsar_bridge_retries_scheduled",
+        "Failed messages re-published to the retry topic with a delay.",
+        |m| &m.retries_scheduled,
+    ),
+    (
+        "pulsar_bridge_internal_errors",
+        "Bridge-side failures not counted as attempts (ID token, publish to the broker).",
+        |m| &m.internal_errors,
+    ),
+];
+
+const GAUGES: [FamilyOf<Gauge>; 3] = [
+    (
+        "pulsar_bridge_in_flight",
+        "Messages received from the broker and not settled yet.",
+        |m| &m.in_flight,
+    ),
+    ("pulsar_bridge_pushing", "Push requests under way.", |m| {
+        &m.pushing
+    }),
+    (
+        "pulsar_bridge_dead_letter_backlog",
+        "Dead letters kept on the route's dead-letter topic (subscription dlq), from the admin API; -1 while unknown.",
+        |m| &m.dead_letter_backlog,
+    ),
+];
+
+/// Gauges computed on each scrape.
+const COMPUTED: [ComputedOf<i64>; 2] = [
+    (
+        "pulsar_bridge_connected",
+        "1 when the route's consumers are subscribed and the broker answers.",
+        |m| i64::from(m.is_connected()),
+    ),
+    (
+        "pulsar_bridge_retrying",
+        "Messages this instance knows to be waiting for another attempt.",
+        |m| i64::try_from(m.retry_state(Utc::now()).0).unwrap_or(i64::MAX),
+    ),
+];
+
+const OLDEST_RETRY_AGE: ComputedOf<f64> = (
+    "pulsar_bridge_oldest_retry_age_seconds",
+    "Time since the first failure of the oldest message still retrying (0 when none).",
+    |m| m.retry_state(Utc::now()).1.as_secs_f64(),
+);
+
+const HISTOGRAMS: [FamilyOf<Histogram>; 2] = [
+    (
+        "pulsar_bridge_push_duration_seconds",
+        "HTTP round trip of each push attempt.",
+        |m| &m.push_duration,
+    ),
+    (
+        "pulsar_bridge_delivery_latency_seconds",
+        "From the message's original publish time to its successful push.",
+        |m| &m.delivery_latency,
+    ),
+];
+
+impl Routes {
+    fn family<M: EncodeMetric + TypedMetric>(
+        &self,
+        encoder: &mut DescriptorEncoder,
+        (name, help, metric): &FamilyOf<M>,
+    ) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(name, help, None, M::TYPE)?;
+        for route in &self.0 {
+            metric(route).encode(family.encode_family(&route.labels)?)?;
+        }
+        Ok(())
+    }
+
+    fn computed<N: EncodeGaugeValue>(
+        &self,
+        encoder: &mut DescriptorEncoder,
+        (name, help, value): &ComputedOf<N>,
+    ) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+        for route in &self.0 {
+            ConstGauge::new(value(route)).encode(family.encode_family(&route.labels)?)?;
+        }
+        Ok(())
+    }
 }
 
-/// Label values escape backslash, double quote and line feed.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+impl Collector for Routes {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for family in &COUNTERS {
+            self.family(&mut encoder, family)?;
+        }
+        for family in &GAUGES {
+            self.family(&mut encoder, family)?;
+        }
+        for family in &COMPUTED {
+            self.computed(&mut encoder, family)?;
+        }
+        self.computed(&mut encoder, &OLDEST_RETRY_AGE)?;
+        for family in &HISTOGRAMS {
+            self.family(&mut encoder, family)?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -351,34 +373,39 @@ mod tests {
             "persistent://public/default/orders".into(),
             "bil\"ling".into(),
         ));
-        RouteMetrics::add(&route.delivered);
-        RouteMetrics::add(&route.delivered);
-        RouteMetrics::add(&route.failed_attempts);
-        route.in_flight.store(3, Ordering::Relaxed);
-        route.push_duration.observe(Duration::from_millis(3));
-        route.push_duration.observe(Duration::from_millis(30));
-        let text = Metrics {
-            routes: vec![route],
-        }
-        .render();
+        route.delivered.inc();
+        route.delivered.inc();
+        route.failed_attempts.inc();
+        route.in_flight.set(3);
+        observe(&route.push_duration, Duration::from_millis(3));
+        observe(&route.push_duration, Duration::from_millis(30));
+        let text = Metrics::new(vec![route]).render();
         let labels = r#"route="orders/billing",topic="persistent://public/default/orders",subscription="bil\"ling""#;
         for line in [
+            "# HELP pulsar_bridge_delivered_total Messages acknowledged after a 2xx push."
+                .to_owned(),
             "# TYPE pulsar_bridge_delivered_total counter".to_owned(),
             format!("pulsar_bridge_delivered_total{{{labels}}} 2"),
             format!("pulsar_bridge_failed_attempts_total{{{labels}}} 1"),
             format!("pulsar_bridge_dead_lettered_total{{{labels}}} 0"),
+            format!("pulsar_bridge_retries_scheduled_total{{{labels}}} 0"),
+            format!("pulsar_bridge_internal_errors_total{{{labels}}} 0"),
+            "# TYPE pulsar_bridge_in_flight gauge".to_owned(),
             format!("pulsar_bridge_in_flight{{{labels}}} 3"),
+            format!("pulsar_bridge_pushing{{{labels}}} 0"),
             format!("pulsar_bridge_connected{{{labels}}} 0"),
             format!("pulsar_bridge_dead_letter_backlog{{{labels}}} -1"),
             format!("pulsar_bridge_retrying{{{labels}}} 0"),
-            format!("pulsar_bridge_oldest_retry_age_seconds{{{labels}}} 0.000"),
+            format!("pulsar_bridge_oldest_retry_age_seconds{{{labels}}} 0.0"),
             "# TYPE pulsar_bridge_push_duration_seconds histogram".to_owned(),
             format!("pulsar_bridge_push_duration_seconds_bucket{{{labels},le=\"0.0025\"}} 0"),
             format!("pulsar_bridge_push_duration_seconds_bucket{{{labels},le=\"0.005\"}} 1"),
             format!("pulsar_bridge_push_duration_seconds_bucket{{{labels},le=\"0.05\"}} 2"),
+            format!("pulsar_bridge_push_duration_seconds_bucket{{{labels},le=\"1\"}} 2"),
+            format!("pulsar_bridge_push_duration_seconds_bucket{{{labels},le=\"300\"}} 2"),
             format!("pulsar_bridge_push_duration_seconds_bucket{{{labels},le=\"+Inf\"}} 2"),
-            format!("pulsar_bridge_push_duration_seconds_sum{{{labels}}} 0.033"),
             format!("pulsar_bridge_push_duration_seconds_count{{{labels}}} 2"),
+            "# TYPE pulsar_bridge_delivery_latency_seconds histogram".to_owned(),
             format!("pulsar_bridge_delivery_latency_seconds_count{{{labels}}} 0"),
         ] {
             assert!(
@@ -386,5 +413,20 @@ mod tests {
                 "missing {line:?} in\n{text}"
             );
         }
+        let sum = text
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!(
+                    "pulsar_bridge_push_duration_seconds_sum{{{labels}}} "
+                ))
+            })
+            .expect("a sum");
+        assert!((sum.parse::<f64>().unwrap() - 0.033).abs() < 1e-9, "{sum}");
+        // Every family is declared once, every line is a comment or a sample.
+        assert_eq!(text.matches("# TYPE ").count(), 13, "{text}");
+        assert!(
+            !text.contains("# EOF"),
+            "the 0.0.4 text format has no EOF marker"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! One push: `POST` of the envelope to the route's endpoint with its token, and what the
 //! answer means for the message.
 
-use std::{fmt, time::Duration};
+use std::{collections::HashMap, fmt, time::Duration};
 
 use chrono::{DateTime, Utc};
 use reqwest::{
@@ -102,6 +102,7 @@ impl Pusher {
         &self,
         route: &RouteConfig,
         authorization: Option<&str>,
+        trace_context: &HashMap<String, String>,
         body: Vec<u8>,
     ) -> Result<(), PushFailure> {
         let mut request = self
@@ -110,6 +111,9 @@ impl Pusher {
             .header(CONTENT_TYPE, "application/json")
             .timeout(route.timeout)
             .body(body);
+        for (name, value) in trace_context {
+            request = request.header(name, value);
+        }
         if let Some(value) = authorization {
             request = request.header(AUTHORIZATION, value);
         }

@@ -11,7 +11,7 @@ use alpes_shared::{
     http::{
         ApiError, CreateRequest, EventDelivery, EventError, EventHandler, Handled, ListQuery,
         Runtime, events_router,
-        openapi::{self, InfluencerStateSchema, PageParams, PlatformSchema},
+        openapi::{self, CategorySchema, InfluencerStateSchema, PageParams, PlatformSchema},
     },
     store::{
         Constraint, StoreError, inbox, influencers,
@@ -21,8 +21,10 @@ use alpes_shared::{
 use axum::{
     Json, Router,
     extract::{Path, State},
+    http::StatusCode,
+    response::IntoResponse,
     response::Response,
-    routing::get,
+    routing::{get, post},
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -38,10 +40,17 @@ pub fn app(runtime: Runtime) -> Router {
     });
     let api = Router::new()
         .route("/influencers", get(list).post(register))
+        // The existing system's routes, served by the same handlers and rules.
+        .route("/influencers/", get(list_seed))
+        .route("/influencers/registrar-comando", post(register_command))
         .route("/influencers/{id}", get(find))
         .route(
             "/openapi.json",
             openapi::route(ApiDoc::openapi, commands.topics()),
+        )
+        .route(
+            "/spec",
+            openapi::spec_route(ApiDoc::openapi, commands.topics()),
         )
         .with_state(runtime.clone());
     let events = events_router(commands, runtime.push_auth.clone());
@@ -55,7 +64,7 @@ pub fn app(runtime: Runtime) -> Router {
     info(
         description = "Registers influencers (`POST /influencers`, and the `EventoCrearInfluencer` command of the existing tools) and serves them back. Announces each one with `EventoInfluencerRegistrado` on `eventos-influencers`."
     ),
-    paths(register, list, find),
+    paths(register, list, find, register_command, list_seed),
     tags((name = "influencers", description = "Influencers of the platform"))
 )]
 struct ApiDoc;
@@ -100,33 +109,37 @@ pub struct InfluencerBody {
     "sitio_web": "https://ana.example.com",
     "telefono": "+34 600 123 456"
 }))]
-#[allow(dead_code)] // describes a body, never built
+#[allow(dead_code)]
+// describes a body, never built
+// Unknown fields are refused (422): `additionalProperties: false`.
+#[serde(deny_unknown_fields)]
 pub struct RegisterInfluencerRequest {
     /// The influencer's id, and the request's idempotency key: the same `id` with the same
     /// body answers 200 with the stored influencer, with another body 409. Without it the
     /// server assigns a UUID v7.
     id: Option<Uuid>,
     /// 1..=200 characters after trimming.
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, pattern = "text:required:line:200")]
     nombre: String,
     /// A valid address, stored lower-cased; unique (409 when another influencer has it).
     #[schema(format = Email, max_length = 254)]
     email: String,
     /// 1..=10 non-empty categories (100 characters at most each), stored lower-cased,
     /// duplicates removed.
-    #[schema(min_items = 1, max_items = 10)]
-    categorias: Vec<String>,
+    #[schema(min_items = 1, max_items = 10, inline)]
+    categorias: Vec<CategorySchema>,
     /// Where the influencer publishes.
-    plataformas: Option<Vec<PlatformSchema>>,
-    #[schema(min_length = 1, max_length = 2000)]
+    plataformas: Option<Vec<openapi::PlatformInput>>,
+    #[schema(pattern = "text:optional:long:2000")]
     descripcion: Option<String>,
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(pattern = "text:optional:long:2000")]
     biografia: Option<String>,
     /// An http(s) URL.
     #[schema(format = "uri", max_length = 2048)]
     sitio_web: Option<String>,
-    /// At least 7 digits (15 at most); spaces, dashes, dots, parentheses and a leading `+`
-    /// allowed.
+    /// 7..=15 digits; spaces, dashes, parentheses and a leading `+` allowed, surrounding
+    /// whitespace trimmed; blank is absent.
+    #[schema(pattern = "text:phone:optional")]
     telefono: Option<String>,
 }
 
@@ -136,10 +149,67 @@ pub struct RegisterInfluencerRequest {
 #[allow(dead_code)] // documents what `list` reads from its `ListQuery`
 pub struct InfluencerFilters {
     /// Only influencers with this category (any case).
+    #[param(pattern = "^[^\\u0000]*$")]
     categoria: Option<String>,
     /// Only influencers in this state; an unknown state is 422.
     #[param(inline)]
-    estado: Option<InfluencerStateSchema>,
+    estado: Option<openapi::InfluencerStateInput>,
+    /// Only influencers publishing on this platform; an unknown platform is 422.
+    #[param(inline)]
+    plataforma: Option<openapi::PlatformInput>,
+}
+
+/// A `POST /influencers/registrar-comando` body: the existing system's command, the
+/// fields of `POST /influencers` it knew (same rules).
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "nombre": "Ana Pérez",
+    "email": "ana@example.com",
+    "categorias": ["moda", "viajes"],
+    "descripcion": "Moda sostenible",
+    "biografia": "Creadora de contenido desde 2015.",
+    "sitio_web": "https://ana.example.com",
+    "telefono": "+34 600 123 456"
+}))]
+#[allow(dead_code)]
+// describes a body, never built
+// Unknown fields are refused (422): `additionalProperties: false`.
+#[serde(deny_unknown_fields)]
+pub struct RegisterCommandRequest {
+    /// As in `POST /influencers` (the existing system sent none).
+    id: Option<Uuid>,
+    /// 1..=200 characters after trimming.
+    #[schema(min_length = 1, pattern = "text:required:line:200")]
+    nombre: String,
+    /// A valid address, stored lower-cased; unique (409 when another influencer has it).
+    #[schema(format = Email, max_length = 254)]
+    email: String,
+    /// 1..=10 non-empty categories (100 characters at most each), stored lower-cased,
+    /// duplicates removed.
+    #[schema(min_items = 1, max_items = 10, inline)]
+    categorias: Vec<CategorySchema>,
+    /// As in `POST /influencers` (the existing system sent none).
+    plataformas: Option<Vec<openapi::PlatformInput>>,
+    #[schema(pattern = "text:optional:long:2000")]
+    descripcion: Option<String>,
+    #[schema(pattern = "text:optional:long:2000")]
+    biografia: Option<String>,
+    /// An http(s) URL.
+    #[schema(format = "uri", max_length = 2048)]
+    sitio_web: Option<String>,
+    /// 7..=15 digits; spaces, dashes, parentheses and a leading `+` allowed, surrounding
+    /// whitespace trimmed; blank is absent.
+    #[schema(pattern = "text:phone:optional")]
+    telefono: Option<String>,
+}
+
+/// The existing system's answer to a registration command.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommandAccepted {
+    #[schema(example = "Comando procesado")]
+    mensaje: &'static str,
+    /// The registered influencer's id.
+    comando_id: Uuid,
 }
 
 impl From<&Influencer> for InfluencerBody {
@@ -173,6 +243,7 @@ fn registered_event(influencer: &Influencer) -> IntegrationEvent {
 
 /// Stores `influencer` and its announcement in one transaction. `creation_request` is
 /// the API body (for idempotent replays); `caused_by` the command that asked for it.
+#[tracing::instrument(name = "store influencer", skip_all, fields(db.system = "postgresql"))]
 async fn store_new(
     runtime: &Runtime,
     influencer: &Influencer,
@@ -224,28 +295,80 @@ async fn register(
     State(runtime): State<Runtime>,
     request: CreateRequest<NewInfluencer>,
 ) -> Result<Response, ApiError> {
+    Ok(match registration(&runtime, request).await? {
+        Registration::Created(influencer) => created(
+            format!("/influencers/{}", influencer.id()),
+            InfluencerBody::from(&influencer),
+        ),
+        Registration::Replayed(influencer) => replayed(InfluencerBody::from(&influencer)),
+    })
+}
+
+/// Registers an influencer, as the existing system's command did.
+///
+/// `POST /influencers/registrar-comando`: `POST /influencers` (same rules, same 409 for a
+/// taken email, same announcement), answered as the existing system did: 202 with the
+/// influencer's id as `comando_id`.
+#[utoipa::path(
+    post,
+    path = "/influencers/registrar-comando",
+    tag = "influencers",
+    operation_id = "registerInfluencerCommand",
+    request_body = RegisterCommandRequest,
+    responses(
+        (status = 202, description = "Registered (or the same `id` and body already were)", body = CommandAccepted),
+        openapi::BadRequest,
+        openapi::Conflict,
+        openapi::PayloadTooLarge,
+        openapi::ValidationFailed,
+        openapi::ServerErrors,
+    )
+)]
+async fn register_command(
+    State(runtime): State<Runtime>,
+    request: CreateRequest<NewInfluencer>,
+) -> Result<Response, ApiError> {
+    let (Registration::Created(influencer) | Registration::Replayed(influencer)) =
+        registration(&runtime, request).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(CommandAccepted {
+            mensaje: "Comando procesado",
+            comando_id: influencer.id(),
+        }),
+    )
+        .into_response())
+}
+
+/// What a registration request did.
+enum Registration {
+    Created(Influencer),
+    /// The same `id` and body were registered before: the stored influencer.
+    Replayed(Influencer),
+}
+
+/// The one registration of an HTTP request (`POST /influencers` and its command form).
+async fn registration(
+    runtime: &Runtime,
+    request: CreateRequest<NewInfluencer>,
+) -> Result<Registration, ApiError> {
     let CreateRequest { id, input, body } = request;
     let influencer = Influencer::register(input, id.unwrap_or_else(Uuid::now_v7), Utc::now())?;
     let conflict = || ApiError::Conflict("the email belongs to another influencer".into());
-    match store_new(&runtime, &influencer, Some(&body), None, None).await {
+    match store_new(runtime, &influencer, Some(&body), None, None).await {
         Ok(Some(enqueued)) => {
             runtime.publish_committed(vec![enqueued]).await;
-            Ok(created(
-                format!("/influencers/{}", influencer.id()),
-                InfluencerBody::from(&influencer),
-            ))
+            Ok(Registration::Created(influencer))
         }
         Ok(None) => unreachable!("no inbox check over HTTP"),
-        Err(StoreError::Conflict(Constraint::PrimaryKey(_))) => {
-            let stored = replay(&runtime, influencer.id(), &body).await?;
-            Ok(replayed(InfluencerBody::from(&stored)))
-        }
+        Err(StoreError::Conflict(Constraint::PrimaryKey(_))) => Ok(Registration::Replayed(
+            replay(runtime, influencer.id(), &body).await?,
+        )),
         // The same request replayed conflicts on the email too: check the id first.
         Err(StoreError::Conflict(Constraint::InfluencerEmail)) => match id {
-            Some(id) => {
-                let stored = replay(&runtime, id, &body).await.map_err(|_| conflict())?;
-                Ok(replayed(InfluencerBody::from(&stored)))
-            }
+            Some(id) => Ok(Registration::Replayed(
+                replay(runtime, id, &body).await.map_err(|_| conflict())?,
+            )),
             None => Err(conflict()),
         },
         Err(error) => Err(error.into()),
@@ -296,8 +419,8 @@ async fn find(
 
 /// Lists influencers.
 ///
-/// `GET /influencers?categoria=&estado=&limite=&offset=`, ordered by `fecha_creacion`
-/// then `id`.
+/// `GET /influencers?categoria=&estado=&plataforma=&limite=&offset=`, ordered by
+/// `fecha_creacion` then `id`.
 #[utoipa::path(
     get,
     path = "/influencers",
@@ -320,11 +443,35 @@ async fn list(
     let filter = influencers::InfluencerFilter {
         category: query.text("categoria").map(str::to_lowercase),
         state: query.parsed("estado", &mut errors),
+        platform: query.parsed("plataforma", &mut errors),
     };
     ListQuery::finish(errors, ())?;
     let mut conn = runtime.pool.acquire().await.map_err(StoreError::from)?;
     let found = influencers::list(&mut conn, &filter, page).await?;
     Ok(Json(found.iter().map(InfluencerBody::from).collect()))
+}
+
+/// Lists influencers, at the existing system's path.
+///
+/// `GET /influencers/?estado=&categoria=&plataforma=&limite=&offset=`: `GET /influencers`.
+#[utoipa::path(
+    get,
+    path = "/influencers/",
+    tag = "influencers",
+    operation_id = "listInfluencersSeed",
+    params(PageParams, InfluencerFilters),
+    responses(
+        (status = 200, description = "The page of influencers", body = Vec<InfluencerBody>),
+        openapi::BadRequest,
+        openapi::ValidationFailed,
+        openapi::ServerErrors,
+    )
+)]
+async fn list_seed(
+    state: State<Runtime>,
+    query: ListQuery,
+) -> Result<Json<Vec<InfluencerBody>>, ApiError> {
+    list(state, query).await
 }
 
 /// The `EventoCrearInfluencer` command: registers like the API, with the command's `id`.

@@ -2,6 +2,8 @@
 //! of the API contract, idempotent creates, the event published through the outbox, and
 //! the `EventoCrearInfluencer` command on the event endpoint.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use alpes_shared::{
@@ -443,37 +445,10 @@ async fn the_relay_endpoint_publishes_what_the_outbox_holds(
     _: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    use alpes_shared::{
-        events::{EventMetadata, InfluencerRegistradoPayload},
-        store::outbox::{self, OutboxMessage},
-    };
+    use alpes_shared::store::outbox;
     let app = spawn(connect).await;
     let mut announcements = subscribe(Topic::Influencers).await;
-    let id = Uuid::new_v4().to_string();
-    let event = IntegrationEvent::InfluencerRegistrado(InfluencerRegistradoPayload {
-        id_influencer: Some(id.clone()),
-        nombre: Some("Rita Relay".into()),
-        email: Some(format!("rita-{id}@example.com")),
-        categorias: Some(vec!["moda".into()]),
-        fecha_registro: Some(1_764_000_000_000),
-    });
-    let metadata = EventMetadata {
-        event_id: Uuid::now_v7(),
-        event_type: event.event_type().to_owned(),
-        correlation_id: id.clone(),
-        causation_id: None,
-        occurred_at: chrono::Utc::now(),
-        producer: register_influencer::NAME.to_owned(),
-    };
-    let mut tx = app.runtime.pool.begin().await.unwrap();
-    // No lease: as a row whose writer stopped before its inline publish.
-    outbox::enqueue(
-        &mut tx,
-        OutboxMessage::new(&event, &metadata).unwrap(),
-        std::time::Duration::ZERO,
-    )
-    .await
-    .unwrap();
+    let (id, metadata, tx) = common::unpublished_registration(&app, "Rita Relay").await;
     tx.commit().await.unwrap();
 
     let url = app.url("/outbox/relay");
@@ -511,4 +486,221 @@ async fn the_relay_endpoint_publishes_what_the_outbox_holds(
         .unwrap();
     assert_eq!(again, json!({"published": 0}), "nothing twice");
     app.close().await;
+}
+
+/// Text PostgreSQL refuses (NUL) is the client's doing: 422 naming the field in a body
+/// (unknown fields included, and unknown fields are refused anyway), 400 naming the
+/// parameter in a query, a permanent failure (200) for a command; never a 5xx.
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn nul_and_unknown_fields_are_the_clients_doing_never_a_500(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let app = spawn(connect).await;
+
+    let mut body = ana();
+    body["nombre"] = json!("Ana\u{0}");
+    body["categorias"] = json!(["moda", "vi\u{0}ajes"]);
+    body["extra"] = json!({"nota": "\u{0}"});
+    let refused = problem(post(&app, &body).await, 422).await;
+    assert_eq!(
+        fields(&refused),
+        vec!["categorias[1]", "extra.nota", "nombre"],
+        "{refused}"
+    );
+
+    let mut body = ana();
+    body["apodo"] = json!("Anita");
+    let refused = problem(post(&app, &body).await, 422).await;
+    assert_eq!(fields(&refused), vec!["apodo"], "{refused}");
+
+    for query in ["categoria=%00", "estado=%00", "moda%00=x", "limite=%00"] {
+        let response = app
+            .client
+            .get(app.url(&format!("/influencers?{query}")))
+            .send()
+            .await
+            .unwrap();
+        let refused = problem(response, 400).await;
+        assert!(
+            refused["detail"].as_str().unwrap().contains("NUL"),
+            "{query}: {refused}"
+        );
+    }
+    let response = app
+        .client
+        .get(app.url("/influencers/%00"))
+        .send()
+        .await
+        .unwrap();
+    problem(response, 404).await;
+
+    let id = Uuid::new_v4().to_string();
+    let mut bad = command(&id, "nul@example.com");
+    if let IntegrationEvent::CrearInfluencer(payload) = &mut bad {
+        payload.nombre = Some("Ana\u{0}".into());
+        payload.descripcion = Some("\u{0}".into());
+    }
+    let pushed = app.push(&bad, &BTreeMap::new(), "9:1:-1:-1").await;
+    assert_eq!(pushed.status(), 200, "a permanent failure, never a retry");
+    let response = app
+        .client
+        .get(app.url(&format!("/influencers/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}
+
+/// An event handler that panics (what a bug would do).
+struct Panicking;
+
+impl alpes_shared::http::EventHandler for Panicking {
+    fn topics(&self) -> &'static [Topic] {
+        &[Topic::CrearInfluencer]
+    }
+
+    async fn handle(
+        &self,
+        _: alpes_shared::http::EventDelivery,
+    ) -> Result<alpes_shared::http::Handled, alpes_shared::http::EventError> {
+        panic!("a bug in an event handler")
+    }
+}
+
+/// A panic fails its request alone: a 500 problem (nothing of the panic in it) for a
+/// request, a 503 (a retry) for an event; the instance keeps serving. The panicking
+/// route and handler exist only in this test's router.
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn a_panic_fails_one_request_not_the_instance(_: PgPoolOptions, connect: PgConnectOptions) {
+    let app = TestApp::spawn(
+        register_influencer::NAME,
+        Context::Alpes,
+        connect,
+        &[],
+        |runtime| {
+            let routes = axum::Router::new().route(
+                "/boom",
+                axum::routing::get(|| async {
+                    if true {
+                        panic!("a bug in a handler");
+                    }
+                    "unreachable"
+                }),
+            );
+            let events = alpes_shared::http::events_router(
+                std::sync::Arc::new(Panicking),
+                runtime.push_auth.clone(),
+            );
+            runtime.router(routes.merge(events))
+        },
+    )
+    .await;
+
+    let response = app
+        .client
+        .get(app.url("/boom"))
+        .header("x-request-id", "req-panic")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "req-panic");
+    let refused = problem(response, 500).await;
+    assert!(!refused.to_string().contains("a bug"), "{refused}");
+
+    let pushed = app
+        .push(
+            &command(&Uuid::new_v4().to_string(), "panic@example.com"),
+            &BTreeMap::new(),
+            "11:1:-1:-1",
+        )
+        .await;
+    assert_eq!(pushed.status(), 503, "a panicking event is retried");
+    assert!(pushed.headers().contains_key("retry-after"));
+
+    for _ in 0..2 {
+        let health = app.client.get(app.url("/health")).send().await.unwrap();
+        assert_eq!(health.status(), 200, "the instance still serves");
+        let again = app.client.get(app.url("/boom")).send().await.unwrap();
+        assert_eq!(again.status(), 500);
+    }
+}
+
+/// The existing system's routes answer as it did, through the same rules.
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn the_existing_systems_routes_answer_as_it_did(_: PgPoolOptions, connect: PgConnectOptions) {
+    let app = spawn(connect).await;
+    let get = |path: &str| app.client.get(app.url(path)).send();
+
+    let root: Value = get("/").await.unwrap().json().await.unwrap();
+    assert_eq!(
+        root,
+        json!({"mensaje": "AlpesPartners DIJS - API", "version": "1.0.0", "estado": "activo"})
+    );
+    let health: Value = get("/health").await.unwrap().json().await.unwrap();
+    assert_eq!(health, json!({"status": "up"}));
+    let spec: Value = get("/spec").await.unwrap().json().await.unwrap();
+    let document: Value = get("/openapi.json").await.unwrap().json().await.unwrap();
+    assert_eq!(spec, document);
+
+    let command = |body: &Value| {
+        app.client
+            .post(app.url("/influencers/registrar-comando"))
+            .json(body)
+            .send()
+    };
+    let seed_body = json!({
+        "nombre": "Bea Ruiz",
+        "email": "bea@example.com",
+        "categorias": ["viajes"],
+        "descripcion": "Viajes",
+        "biografia": "Desde 2018.",
+        "sitio_web": "https://bea.example.com",
+        "telefono": "+34 600 222 333",
+    });
+    let response = command(&seed_body).await.unwrap();
+    assert_eq!(response.status(), 202);
+    let accepted: Value = response.json().await.unwrap();
+    assert_eq!(accepted["mensaje"], "Comando procesado");
+    let id = accepted["comando_id"].as_str().unwrap().to_owned();
+    let stored: Value = get(&format!("/influencers/{id}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["email"], "bea@example.com");
+    assert_eq!(stored["estado"], "pendiente");
+
+    problem(command(&seed_body).await.unwrap(), 409).await;
+    problem(
+        post(
+            &app,
+            &json!({"nombre": "Otra", "email": "bea@example.com", "categorias": ["x"]}),
+        )
+        .await,
+        409,
+    )
+    .await;
+    let refused = problem(command(&json!({"email": "no"})).await.unwrap(), 422).await;
+    assert_eq!(fields(&refused), vec!["nombre", "email", "categorias"]);
+
+    let listed: Vec<Value> = get("/influencers/?categoria=viajes&limite=10")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(post(&app, &ana()).await.status(), 201);
+    for path in [
+        "/influencers/?plataforma=instagram",
+        "/influencers?plataforma=instagram",
+    ] {
+        let listed: Vec<Value> = get(path).await.unwrap().json().await.unwrap();
+        assert_eq!(listed.len(), 1, "{path}");
+        assert_eq!(listed[0]["email"], "ana.garcia@example.com");
+    }
+    let refused = problem(get("/influencers/?plataforma=myspace").await.unwrap(), 422).await;
+    assert_eq!(fields(&refused), vec!["plataforma"]);
 }

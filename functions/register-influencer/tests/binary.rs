@@ -67,9 +67,84 @@ async fn refuses_to_start_without_its_database_url() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_register-influencer"))
         .env_clear()
         .env("PUSH_AUTH", "none")
+        .env("PUSH_AUTH_ALLOW_NONE", "true")
         .output()
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+}
+
+/// Push authentication fails closed: OIDC without the accounts allowed to push, or no
+/// authentication without the explicit opt-in, stops the start naming the variable; the
+/// opt-in starts with a warning.
+#[tokio::test]
+async fn refuses_to_start_with_push_auth_that_fails_open() {
+    let start = |pairs: &[(&str, &str)]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_register-influencer"))
+            .env_clear()
+            .env("DATABASE_URL", "postgres://alpes:alpes@127.0.0.1:9/alpes")
+            .envs(pairs.iter().copied())
+            .output()
+            .unwrap()
+    };
+    for (pairs, variable) in [
+        (
+            &[
+                ("PUSH_AUTH", "oidc"),
+                ("PUSH_AUDIENCE", "https://register-influencer.a.run.app"),
+            ][..],
+            "PUSH_SERVICE_ACCOUNTS",
+        ),
+        (&[("PUSH_AUTH", "none")][..], "PUSH_AUTH_ALLOW_NONE"),
+        (
+            &[("PUSH_AUTH", "none"), ("PUSH_AUTH_ALLOW_NONE", "1")][..],
+            "PUSH_AUTH_ALLOW_NONE",
+        ),
+    ] {
+        let output = start(pairs);
+        assert!(!output.status.success(), "{pairs:?} must not start");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(variable), "{pairs:?}: {stderr}");
+    }
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_register-influencer"))
+        .env_clear()
+        .env("DATABASE_URL", "postgres://alpes:alpes@127.0.0.1:9/alpes")
+        .env("PORT", port.to_string())
+        .env("PUSH_AUTH", "none")
+        .env("PUSH_AUTH_ALLOW_NONE", "true")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..200 {
+        let answer = client
+            .get(format!("http://127.0.0.1:{port}/health"))
+            .send()
+            .await;
+        if matches!(&answer, Ok(response) if response.status() == 200) {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(up, "PUSH_AUTH=none with the opt-in starts: {logs}");
+    assert!(
+        logs.contains("WARN") && logs.contains("PUSH_AUTH=none"),
+        "a warning at start: {logs}"
+    );
 }

@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use alpes_shared::{
     domain::{
-        CampaignContractTerms, Contract, ContractRuleViolation, Money, NewContract, SignDecision,
-        SigningChannel, ValidationErrors, check_can_sign,
+        CampaignContractTerms, Contract, ContractRuleViolation, ContractState, Money, NewContract,
+        SignDecision, SigningChannel, ValidationErrors, check_can_sign,
     },
     events::{
         CampanaCreadaPayload, ContratoCreadoPayload, ContratoErrorPayload, EventMetadata,
@@ -38,7 +38,7 @@ use axum::{
     Json, Router,
     extract::{Path, State},
     response::Response,
-    routing::get,
+    routing::{get, post},
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -58,10 +58,17 @@ pub fn app(runtime: Runtime) -> Router {
     });
     let api = Router::new()
         .route("/contratos", get(list).post(sign))
+        // The existing system's routes, served by the same handlers and rules.
+        .route("/contratos/crear-comando", post(sign_command))
+        .route("/contratos/vigentes", get(list_active))
         .route("/contratos/{id}", get(find))
         .route(
             "/openapi.json",
             openapi::route(ApiDoc::openapi, campaign_contracts.topics()),
+        )
+        .route(
+            "/spec",
+            openapi::spec_route(ApiDoc::openapi, campaign_contracts.topics()),
         )
         .with_state(runtime.clone());
     let events = events_router(campaign_contracts, runtime.push_auth.clone());
@@ -75,7 +82,7 @@ pub fn app(runtime: Runtime) -> Router {
     info(
         description = "Sends contracts (`POST /contratos`, and the contract step of the saga on `EventoCampanaCreada`) and serves them back. Announces each one with `EventoContratoCreado` on `eventos-contratos`; a rejected step with `EventoContratoError` on `eventos-contratos-error`."
     ),
-    paths(sign, list, find),
+    paths(sign, list, find, sign_command, list_active),
     tags((name = "contratos", description = "Contracts between an influencer and a campaign"))
 )]
 struct ApiDoc;
@@ -118,7 +125,10 @@ pub struct ContractBody {
     "fecha_fin": "2026-05-31T23:59:59Z",
     "entregables": "3 publicaciones y 5 historias"
 }))]
-#[allow(dead_code)] // describes a body, never built
+#[allow(dead_code)]
+// describes a body, never built
+// Unknown fields are refused (422): `additionalProperties: false`.
+#[serde(deny_unknown_fields)]
 pub struct SignContractRequest {
     /// The contract's id, and the request's idempotency key: the same `id` with the same
     /// body answers 200 with the stored contract, with another body 409. Without it the
@@ -126,25 +136,182 @@ pub struct SignContractRequest {
     id: Option<Uuid>,
     /// The influencer: at most one `activo` contract of `tipo_contrato` `exclusivo`
     /// (409 otherwise).
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, pattern = "text:required:line:200")]
     id_influencer: String,
     /// The campaign: one contract per influencer and campaign (409 otherwise).
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, pattern = "text:required:line:200")]
     id_campana: String,
     /// Greater than 0, two decimal places at most.
-    #[schema(exclusive_minimum = 0)]
+    #[schema(exclusive_minimum = 0, maximum = 131071.99, multiple_of = 0.01)]
     monto_total: f64,
     /// ISO 4217 code (three letters); default `USD`.
-    #[schema(pattern = "^[A-Za-z]{3}$", default = "USD")]
+    #[schema(
+        pattern = "^[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*(?:[A-Za-z]{3}[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*)?$",
+        default = "USD"
+    )]
     moneda: Option<String>,
     /// Default `puntual`.
-    tipo_contrato: Option<ContractTypeSchema>,
-    /// RFC 3339.
+    tipo_contrato: Option<openapi::ContractTypeInput>,
+    /// RFC 3339 (blank is absent).
+    #[schema(value_type = Option<openapi::DateTimeOrBlankSchema>)]
     fecha_inicio: Option<DateTime<Utc>>,
-    /// RFC 3339, after `fecha_inicio`.
+    /// RFC 3339, after `fecha_inicio` (blank is absent).
+    #[schema(value_type = Option<openapi::DateTimeOrBlankSchema>)]
     fecha_fin: Option<DateTime<Utc>>,
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(pattern = "text:optional:long:2000")]
     entregables: Option<String>,
+}
+
+/// A `POST /contratos/crear-comando` body: the existing system's command, mapped onto
+/// `POST /contratos` (`influencer_id` is `id_influencer`, `campana_id` is `id_campana`,
+/// `monto_base` is `monto_total`; the other fields mean the same). The campaign's and
+/// influencer's descriptive fields are accepted and not stored: the contract refers to
+/// them by id.
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "influencer_id": "0195e4c4-6f1e-7c3a-9a4b-3f2d1c0b9a87",
+    "influencer_nombre": "Ana Pérez",
+    "influencer_email": "ana@example.com",
+    "campana_id": "0195e4c4-6f1e-7c3a-9a4b-3f2d1c0b9a88",
+    "campana_nombre": "Lanzamiento otoño",
+    "categorias": ["moda"],
+    "descripcion": "Colección de otoño",
+    "monto_base": 1200.5,
+    "moneda": "EUR",
+    "fecha_inicio": "2026-03-01T00:00:00Z",
+    "fecha_fin": "2026-05-31T23:59:59Z",
+    "entregables": "3 publicaciones y 5 historias",
+    "tipo_contrato": "temporal"
+}))]
+#[allow(dead_code)]
+// describes a body, never built
+// Unknown fields are refused (422): `additionalProperties: false`.
+#[serde(deny_unknown_fields)]
+pub struct CreateContractCommandRequest {
+    /// As `id` of `POST /contratos`.
+    id: Option<Uuid>,
+    /// `id_influencer` of `POST /contratos`.
+    #[schema(min_length = 1, pattern = "text:required:line:200")]
+    influencer_id: String,
+    /// Not stored.
+    #[schema(pattern = "^[^\\u0000]*$")]
+    influencer_nombre: Option<String>,
+    /// Not stored.
+    #[schema(pattern = "^[^\\u0000]*$")]
+    influencer_email: Option<String>,
+    /// `id_campana` of `POST /contratos`.
+    #[schema(min_length = 1, pattern = "text:required:line:200")]
+    campana_id: String,
+    /// Not stored.
+    #[schema(pattern = "^[^\\u0000]*$")]
+    campana_nombre: Option<String>,
+    /// Not stored.
+    #[schema(value_type = Option<Vec<openapi::UnstoredTextSchema>>)]
+    categorias: Option<Vec<String>>,
+    /// Not stored.
+    #[schema(pattern = "^[^\\u0000]*$")]
+    descripcion: Option<String>,
+    /// `monto_total` of `POST /contratos`: greater than 0, two decimal places at most.
+    #[schema(exclusive_minimum = 0, maximum = 131071.99, multiple_of = 0.01)]
+    monto_base: f64,
+    /// ISO 4217 code (three letters); default `USD`.
+    #[schema(
+        pattern = "^[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*(?:[A-Za-z]{3}[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*)?$",
+        default = "USD"
+    )]
+    moneda: Option<String>,
+    /// Default `puntual`.
+    tipo_contrato: Option<openapi::ContractTypeInput>,
+    /// RFC 3339 (blank is absent).
+    #[schema(value_type = Option<openapi::DateTimeOrBlankSchema>)]
+    fecha_inicio: Option<DateTime<Utc>>,
+    /// RFC 3339, after `fecha_inicio` (blank is absent).
+    #[schema(value_type = Option<openapi::DateTimeOrBlankSchema>)]
+    fecha_fin: Option<DateTime<Utc>>,
+    #[schema(pattern = "text:optional:long:2000")]
+    entregables: Option<String>,
+}
+
+/// The command's field names that are `POST /contratos`'s under another name.
+const COMMAND_RENAMES: [(&str, &str); 3] = [
+    ("influencer_id", "id_influencer"),
+    ("campana_id", "id_campana"),
+    ("monto_base", "monto_total"),
+];
+/// The command's descriptive fields: accepted, not stored.
+const COMMAND_DESCRIPTIVE: [&str; 5] = [
+    "influencer_nombre",
+    "influencer_email",
+    "campana_nombre",
+    "categorias",
+    "descripcion",
+];
+
+/// The `POST /contratos` body of a `POST /contratos/crear-comando` body.
+fn contract_body_of_command(command: serde_json::Value) -> Result<serde_json::Value, ApiError> {
+    let serde_json::Value::Object(mut fields) = command else {
+        return Err(ApiError::validation("body", "must be a JSON object"));
+    };
+    // Read as the document states them (strings, `categorias` a list of strings; no NUL,
+    // as in every body), then dropped.
+    for name in COMMAND_DESCRIPTIVE {
+        match fields.remove(name) {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::String(_)) if name != "categorias" => {}
+            Some(serde_json::Value::Array(items))
+                if name == "categorias" && items.iter().all(serde_json::Value::is_string) => {}
+            Some(_) if name == "categorias" => {
+                return Err(ApiError::validation(name, "must be a list of strings"));
+            }
+            Some(_) => return Err(ApiError::validation(name, "must be a string")),
+        }
+    }
+    for (theirs, ours) in COMMAND_RENAMES {
+        if fields.contains_key(ours) {
+            return Err(ApiError::validation(
+                ours,
+                format!("unknown field, use {theirs}"),
+            ));
+        }
+        if let Some(value) = fields.remove(theirs) {
+            fields.insert(ours.to_owned(), value);
+        }
+    }
+    Ok(serde_json::Value::Object(fields))
+}
+
+/// The command's field names in its errors.
+fn in_command_terms(error: ApiError) -> ApiError {
+    match error {
+        ApiError::Validation(errors) => ApiError::Validation(
+            errors
+                .into_iter()
+                .map(|mut error| {
+                    if let Some((theirs, _)) = COMMAND_RENAMES
+                        .iter()
+                        .find(|(_, ours)| error.field == *ours)
+                    {
+                        error.field = (*theirs).to_owned();
+                    }
+                    error
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// The filters of `GET /contratos/vigentes`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents what `list_active` reads from its `ListQuery`
+pub struct ActiveContractFilters {
+    /// Only this influencer's contracts.
+    #[param(pattern = "^[^\\u0000]*$")]
+    id_influencer: Option<String>,
+    /// Only this campaign's contracts.
+    #[param(pattern = "^[^\\u0000]*$")]
+    id_campana: Option<String>,
 }
 
 /// The filters of `GET /contratos`.
@@ -153,12 +320,14 @@ pub struct SignContractRequest {
 #[allow(dead_code)] // documents what `list` reads from its `ListQuery`
 pub struct ContractFilters {
     /// Only this influencer's contracts.
+    #[param(pattern = "^[^\\u0000]*$")]
     id_influencer: Option<String>,
     /// Only this campaign's contracts.
+    #[param(pattern = "^[^\\u0000]*$")]
     id_campana: Option<String>,
     /// Only contracts in this state; an unknown state is 422.
     #[param(inline)]
-    estado: Option<ContractStateSchema>,
+    estado: Option<openapi::ContractStateInput>,
 }
 
 /// The JSON number of an amount: the nearest `f64` to the exact decimal, which prints back
@@ -223,6 +392,7 @@ enum ApiSigning {
     Refused(ContractRuleViolation),
 }
 
+#[tracing::instrument(name = "sign contract", skip_all, fields(db.system = "postgresql"))]
 async fn sign_over_api(
     runtime: &Runtime,
     contract: &Contract,
@@ -273,9 +443,51 @@ async fn sign(
     State(runtime): State<Runtime>,
     request: CreateRequest<NewContract>,
 ) -> Result<Response, ApiError> {
+    sign_request(&runtime, request).await
+}
+
+/// Sends a contract, as the existing system's command did.
+///
+/// `POST /contratos/crear-comando`: its fields mapped onto `POST /contratos`, which
+/// answers (same rules, same statuses, same announcement). Field errors use the
+/// command's names.
+#[utoipa::path(
+    post,
+    path = "/contratos/crear-comando",
+    tag = "contratos",
+    operation_id = "signContractCommand",
+    request_body = CreateContractCommandRequest,
+    responses(
+        (status = 201, description = "Signed (`estado` `activo`)", body = ContractBody,
+            headers(("Location" = String, description = "`/contratos/{id}`"))),
+        (status = 200, description = "The same `id` and body were already signed: the stored contract", body = ContractBody),
+        openapi::BadRequest,
+        openapi::Conflict,
+        openapi::PayloadTooLarge,
+        openapi::ValidationFailed,
+        openapi::ServerErrors,
+    )
+)]
+async fn sign_command(
+    State(runtime): State<Runtime>,
+    alpes_shared::http::Json(command): alpes_shared::http::Json<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    let request = contract_body_of_command(command)
+        .and_then(CreateRequest::from_body)
+        .map_err(in_command_terms)?;
+    sign_request(&runtime, request)
+        .await
+        .map_err(in_command_terms)
+}
+
+/// The one signing of an HTTP request (`POST /contratos` and its command form).
+async fn sign_request(
+    runtime: &Runtime,
+    request: CreateRequest<NewContract>,
+) -> Result<Response, ApiError> {
     let CreateRequest { id, input, body } = request;
     let contract = Contract::sign(input, id.unwrap_or_else(Uuid::now_v7), Utc::now())?;
-    match sign_over_api(&runtime, &contract, &body).await {
+    match sign_over_api(runtime, &contract, &body).await {
         Ok(ApiSigning::Signed(enqueued)) => {
             runtime.publish_committed(vec![enqueued]).await;
             Ok(created(
@@ -284,7 +496,7 @@ async fn sign(
             ))
         }
         Ok(ApiSigning::Replay) | Err(StoreError::Conflict(Constraint::PrimaryKey(_))) => {
-            let stored = replay(&runtime, contract.id(), &body).await?;
+            let stored = replay(runtime, contract.id(), &body).await?;
             Ok(replayed(ContractBody::from(&stored)))
         }
         Ok(ApiSigning::Refused(violation)) => Err(ApiError::Conflict(violation.to_string())),
@@ -355,12 +567,48 @@ async fn list(
     State(runtime): State<Runtime>,
     query: ListQuery,
 ) -> Result<Json<Vec<ContractBody>>, ApiError> {
+    list_contracts(&runtime, &query, None).await
+}
+
+/// Lists the active contracts.
+///
+/// `GET /contratos/vigentes?id_influencer=&id_campana=&limite=&offset=`: `GET /contratos`
+/// with `estado` `activo`.
+#[utoipa::path(
+    get,
+    path = "/contratos/vigentes",
+    tag = "contratos",
+    operation_id = "listActiveContracts",
+    params(PageParams, ActiveContractFilters),
+    responses(
+        (status = 200, description = "The page of active contracts", body = Vec<ContractBody>),
+        openapi::BadRequest,
+        openapi::ValidationFailed,
+        openapi::ServerErrors,
+    )
+)]
+async fn list_active(
+    State(runtime): State<Runtime>,
+    query: ListQuery,
+) -> Result<Json<Vec<ContractBody>>, ApiError> {
+    list_contracts(&runtime, &query, Some(ContractState::Activo)).await
+}
+
+/// A page of contracts by the query's filters; `state` overrides its `estado`.
+async fn list_contracts(
+    runtime: &Runtime,
+    query: &ListQuery,
+    state: Option<ContractState>,
+) -> Result<Json<Vec<ContractBody>>, ApiError> {
     let mut errors = ValidationErrors::new();
     let page = query.page(&mut errors);
     let filter = contracts::ContractFilter {
         influencer_id: query.text("id_influencer").map(str::to_owned),
         campaign_id: query.text("id_campana").map(str::to_owned),
-        state: query.parsed("estado", &mut errors),
+        state: match state {
+            Some(state) => Some(state),
+            None => query.parsed("estado", &mut errors),
+        },
     };
     ListQuery::finish(errors, ())?;
     let mut conn = runtime.pool.acquire().await.map_err(StoreError::from)?;
@@ -486,6 +734,7 @@ fn terms_of(campaign: &CampanaCreadaPayload) -> CampaignContractTerms {
 /// contract and `ContratoCreado`, or only `ContratoError`), all committed together or not
 /// at all. `forced_rejection` skips the rules and rejects with that reason. A lost unique
 /// race comes back as `StoreError::Conflict`, with nothing committed.
+#[tracing::instrument(name = "decide contract", skip_all, fields(db.system = "postgresql"))]
 async fn decide(
     runtime: &Runtime,
     campaign: &CampanaCreadaPayload,

@@ -737,3 +737,118 @@ async fn concurrent_exclusive_campaigns_yield_one_contract_and_one_rejection(
     assert_eq!(announced(&app, Topic::ContratosError).await.len(), 1);
     app.close().await;
 }
+
+/// NUL (text PostgreSQL refuses) is the client's doing: 422 naming the field in a body,
+/// 400 naming the parameter in a query; unknown body fields are refused; never a 5xx.
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn nul_and_unknown_fields_are_the_clients_doing_never_a_500(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let app = spawn(connect).await;
+    let mut body = contract("inf-\u{0}", "camp-1", "puntual");
+    body["entregables"] = json!("\u{0}");
+    let refused = problem(post(&app, &body).await, 422).await;
+    assert_eq!(
+        fields(&refused),
+        vec!["entregables", "id_influencer"],
+        "{refused}"
+    );
+    let mut body = contract("inf-1", "camp-1", "puntual");
+    body["comision"] = json!("x");
+    let refused = problem(post(&app, &body).await, 422).await;
+    assert_eq!(fields(&refused), vec!["comision"], "{refused}");
+
+    for query in ["id_influencer=%00", "id_campana=%00", "estado=%00"] {
+        let response = app
+            .client
+            .get(app.url(&format!("/contratos?{query}")))
+            .send()
+            .await
+            .unwrap();
+        problem(response, 400).await;
+    }
+    // A blank enum filter is not in the document's enum: refused like an unknown one.
+    let response = app
+        .client
+        .get(app.url("/contratos?estado="))
+        .send()
+        .await
+        .unwrap();
+    let refused = problem(response, 422).await;
+    assert_eq!(fields(&refused), vec!["estado"]);
+}
+
+/// The existing system's contract routes: its command mapped onto `POST /contratos`
+/// (same rules, its own field names in errors), and the active contracts.
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn the_existing_systems_routes_answer_as_it_did(_: PgPoolOptions, connect: PgConnectOptions) {
+    let app = spawn(connect).await;
+    let command = |body: Value| {
+        app.client
+            .post(app.url("/contratos/crear-comando"))
+            .json(&body)
+            .send()
+    };
+    let seed = |influencer: &str, campaign: &str| {
+        json!({
+            "influencer_id": influencer,
+            "influencer_nombre": "Ana Pérez",
+            "influencer_email": "ana@example.com",
+            "campana_id": campaign,
+            "campana_nombre": "Otoño",
+            "categorias": ["moda"],
+            "descripcion": "Colección de otoño",
+            "monto_base": 1200.5,
+            "moneda": "EUR",
+            "fecha_inicio": "2026-03-01T00:00:00Z",
+            "fecha_fin": "2026-05-31T23:59:59Z",
+            "entregables": "3 publicaciones",
+            "tipo_contrato": "exclusivo",
+        })
+    };
+    let response = command(seed("inf-seed", "camp-seed-1")).await.unwrap();
+    assert_eq!(response.status(), 201);
+    let signed: Value = response.json().await.unwrap();
+    assert_eq!(signed["id_influencer"], "inf-seed");
+    assert_eq!(signed["id_campana"], "camp-seed-1");
+    assert_eq!(signed["monto_total"], 1200.5);
+    assert_eq!(signed["tipo_contrato"], "exclusivo");
+
+    // The same rules: one active exclusive contract per influencer.
+    problem(command(seed("inf-seed", "camp-seed-2")).await.unwrap(), 409).await;
+    let mut bad = seed("inf-seed", "camp-seed-3");
+    bad["monto_base"] = json!(-1);
+    bad["otro"] = json!(1);
+    let refused = problem(command(bad).await.unwrap(), 422).await;
+    assert_eq!(fields(&refused), vec!["otro"], "{refused}");
+    let mut bad = seed("inf-seed", "camp-seed-3");
+    bad["monto_base"] = json!(-1);
+    let refused = problem(command(bad).await.unwrap(), 422).await;
+    assert_eq!(fields(&refused), vec!["monto_base"], "{refused}");
+
+    assert_eq!(
+        post(&app, &contract("inf-2", "camp-2", "puntual"))
+            .await
+            .status(),
+        201
+    );
+    let active = get_json(&app, "/contratos/vigentes").await;
+    assert_eq!(active.as_array().unwrap().len(), 2, "{active}");
+    let active = get_json(&app, "/contratos/vigentes?id_influencer=inf-2").await;
+    assert_eq!(active.as_array().unwrap().len(), 1, "{active}");
+    assert!(
+        active
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["estado"] == "activo")
+    );
+    let response = app
+        .client
+        .get(app.url("/contratos/vigentes?limite=0"))
+        .send()
+        .await
+        .unwrap();
+    problem(response, 422).await;
+}

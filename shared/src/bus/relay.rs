@@ -26,12 +26,16 @@ use std::{
 
 use sqlx::PgPool;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::Publisher;
-use crate::store::{
-    StoreError, inbox,
-    outbox::{self, Enqueued, OutboxMessage},
+use crate::{
+    store::{
+        StoreError, inbox,
+        outbox::{self, Enqueued, OutboxMessage},
+    },
+    trace_context,
 };
 
 /// Delay before retrying a message that failed `attempts` times: 1 s doubling, at most 60 s.
@@ -88,6 +92,16 @@ pub struct RelayOutcome {
     pub failed: usize,
     /// Claimed rows given back untried after the failure.
     pub released: usize,
+}
+
+/// The relay's counters, shared by the relay (which counts) and the function's metrics
+/// (which show them). Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct RelayCounters {
+    /// Outbox rows the broker took (inline or in a sweep).
+    pub published: prometheus_client::metrics::counter::Counter,
+    /// Publishes the broker refused or that timed out.
+    pub failures: prometheus_client::metrics::counter::Counter,
 }
 
 /// What one retention pass deleted.
@@ -265,6 +279,7 @@ struct Inner<P> {
     settings: RelaySettings,
     breaker: Breaker,
     marker: Marker,
+    counters: RelayCounters,
 }
 
 impl<P: Publisher + 'static> Relay<P> {
@@ -277,12 +292,18 @@ impl<P: Publisher + 'static> Relay<P> {
                 settings,
                 breaker,
                 marker: Marker::new(),
+                counters: RelayCounters::default(),
             }),
         }
     }
 
     pub fn settings(&self) -> &RelaySettings {
         &self.inner.settings
+    }
+
+    /// What this relay published and failed to publish, for `/metrics`.
+    pub fn counters(&self) -> &RelayCounters {
+        &self.inner.counters
     }
 
     /// Whether the breaker is open (the broker failed repeatedly), for `/ready`.
@@ -343,14 +364,24 @@ impl<P: Publisher + 'static> Relay<P> {
 
     async fn publish_in_order(&self, messages: Vec<OutboxMessage>) {
         let mut messages = messages.into_iter();
-        while let Some(message) = messages.next() {
-            match self.inner.publisher.publish(&message).await {
+        while let Some(mut message) = messages.next() {
+            let span = publish_span(&mut message);
+            match self
+                .inner
+                .publisher
+                .publish(&message)
+                .instrument(span.clone())
+                .await
+            {
                 Ok(()) => {
                     self.inner.breaker.succeeded();
+                    self.inner.counters.published.inc();
                     self.mark(Mark::Published(message.event_id));
                 }
                 Err(error) => {
+                    span.record("otel.status_code", "ERROR");
                     self.inner.breaker.failed();
+                    self.inner.counters.failures.inc();
                     tracing::warn!(event_id = %message.event_id, topic = %message.topic, %error,
                         "inline publish failed: the event stays in the outbox for the relay");
                     self.mark(Mark::Release(message.event_id));
@@ -373,11 +404,25 @@ impl<P: Publisher + 'static> Relay<P> {
         if claimed.is_empty() {
             return Ok(RelayOutcome::default());
         }
-        let messages: Vec<OutboxMessage> = claimed
+        let sweep = tracing::info_span!("relay sweep", claimed = claimed.len());
+        let mut messages: Vec<OutboxMessage> = claimed
             .iter()
             .map(|pending| pending.message.clone())
             .collect();
-        let outcomes = self.inner.publisher.publish_all(&messages).await;
+        let spans: Vec<tracing::Span> =
+            sweep.in_scope(|| messages.iter_mut().map(publish_span).collect());
+        let outcomes = self
+            .inner
+            .publisher
+            .publish_all(&messages)
+            .instrument(sweep)
+            .await;
+        for (span, outcome) in spans.iter().zip(&outcomes) {
+            if outcome.is_err() {
+                span.record("otel.status_code", "ERROR");
+            }
+        }
+        drop(spans);
         let first_failure = outcomes.iter().position(Result::is_err);
         let published: Vec<Uuid> = claimed
             .iter()
@@ -391,6 +436,10 @@ impl<P: Publisher + 'static> Relay<P> {
         // later duplicate, with the same event id), so that a key's rows never go out
         // again ahead of the failed one.
         outbox::mark_published(&self.inner.pool, &published).await?;
+        self.inner
+            .counters
+            .published
+            .inc_by(u64::try_from(published.len()).unwrap_or(u64::MAX));
         let mut outcome = RelayOutcome {
             published: published.len(),
             ..RelayOutcome::default()
@@ -403,6 +452,7 @@ impl<P: Publisher + 'static> Relay<P> {
                 .and_then(Result::err)
                 .map_or_else(|| "unknown".to_owned(), |error| error.to_string());
             self.inner.breaker.failed();
+            self.inner.counters.failures.inc();
             tracing::warn!(event_id = %pending.message.event_id, topic = %pending.message.topic,
                 attempts = pending.attempts + 1, %error, "publish failed, will retry");
             outbox::mark_failed(
@@ -471,4 +521,23 @@ impl<P: Publisher + 'static> Relay<P> {
         }
         Ok(pruned)
     }
+}
+/// A `publish` span for `message`, a child of the trace context its row stored (the
+/// request or event that wrote it; a row without one starts a trace). The message goes out
+/// carrying the span's own context, so its consumer (the bridge's push, a Pub/Sub
+/// subscriber) continues under this span.
+fn publish_span(message: &mut OutboxMessage) -> tracing::Span {
+    let span = tracing::info_span!(
+        "publish",
+        otel.kind = "producer",
+        otel.name = format!("publish {}", message.topic),
+        otel.status_code = tracing::field::Empty,
+        topic = %message.topic,
+        event_id = %message.event_id,
+        event_type = %message.event_type,
+        correlation_id = message.properties.get("correlation_id").map(String::as_str),
+    );
+    trace_context::continue_from(&span, &message.properties);
+    trace_context::inject(&span, &mut message.properties);
+    span
 }

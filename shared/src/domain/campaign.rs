@@ -18,6 +18,7 @@ use super::text::{CampaignName, ExternalId, LongText, PersonName, optional, requ
 /// A `POST /campanas` body as it arrives. All optional so a missing field is a
 /// listed field error, not an unreadable body.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewCampaign {
     #[serde(rename = "nombre")]
     pub name: Option<String>,

@@ -33,6 +33,13 @@ impl Categories {
         raw: &[S],
     ) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::new();
+        // Counted as sent too: the document's `maxItems` counts items, not distinct ones.
+        if raw.len() > Self::MAX_ITEMS {
+            errors.push(FieldError::new(
+                field,
+                format!("must contain at most {} categories", Self::MAX_ITEMS),
+            ));
+        }
         let mut categories: Vec<String> = Vec::new();
         for (index, item) in raw.iter().enumerate() {
             match parse_item(item.as_ref()) {
@@ -41,7 +48,7 @@ impl Categories {
                 Err(message) => errors.push(FieldError::new(format!("{field}[{index}]"), message)),
             }
         }
-        if categories.len() > Self::MAX_ITEMS {
+        if categories.len() > Self::MAX_ITEMS && raw.len() <= Self::MAX_ITEMS {
             errors.push(FieldError::new(
                 field,
                 format!(
@@ -164,11 +171,16 @@ mod tests {
     }
 
     #[test]
-    fn given_eleven_items_with_a_duplicate_then_ten_distinct_are_accepted() {
+    fn given_eleven_items_with_a_duplicate_then_refused_as_the_document_says() {
+        // The OpenAPI document's `maxItems: 10` counts the items sent, duplicates included.
         let mut items: Vec<String> = (0..10).map(|i| format!("c{i}")).collect();
         items.push("C0".to_owned());
 
-        assert_eq!(Categories::parse("categorias", &items).unwrap().len(), 10);
+        let errors = Categories::parse("categorias", &items).unwrap_err();
+        assert_eq!(errors.fields().collect::<Vec<_>>(), ["categorias"]);
+        items.pop();
+        items[9] = "C0".to_owned();
+        assert_eq!(Categories::parse("categorias", &items).unwrap().len(), 9);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use super::text::{ExternalId, LongText, optional, required};
 
 /// A `POST /contratos` body as it arrives.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewContract {
     #[serde(rename = "id_influencer")]
     pub influencer_id: Option<String>,

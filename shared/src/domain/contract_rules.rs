@@ -103,7 +103,6 @@ mod tests {
 
     use super::*;
     use crate::domain::contract::NewContract;
-    use crate::domain::error::DomainError;
     use crate::domain::states::Transition;
 
     fn contract(influencer: &str, campaign: &str, kind: &str) -> Contract {
@@ -279,16 +278,6 @@ mod tests {
                 SigningChannel::CampaignEvent
             ),
             Err(ContractRuleViolation::IdReused { id: new.id() })
-        );
-    }
-
-    #[test]
-    fn violations_are_domain_errors() {
-        let violation = ContractRuleViolation::IdReused { id: Uuid::nil() };
-
-        assert_eq!(
-            DomainError::from(violation.clone()),
-            DomainError::ContractRule(violation)
         );
     }
 }

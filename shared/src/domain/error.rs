@@ -8,8 +8,6 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::contract_rules::ContractRuleViolation;
-
 /// Why a single raw value was refused, before we know which wire field it came from.
 ///
 /// Value objects are reused by several aggregates under different wire names
@@ -175,8 +173,6 @@ pub enum DomainError {
     /// a late event must never undo a compensation (SPEC section 7).
     #[error("a cancelled report never comes back to {to}")]
     CancelledReportCannotRevive { to: &'static str },
-    #[error(transparent)]
-    ContractRule(#[from] ContractRuleViolation),
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use super::website::WebsiteUrl;
 /// before any check. Every field is optional here so that a missing one becomes a
 /// field error in the 422 list instead of a body that fails to deserialise.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewInfluencer {
     #[serde(rename = "nombre")]
     pub name: Option<String>,

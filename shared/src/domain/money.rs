@@ -69,8 +69,12 @@ impl Serialize for Currency {
 
 /// An amount with exactly two decimal places in a currency.
 ///
-/// Amounts are bounded to 15 integer digits (`NUMERIC(17,2)`): no contract is that
-/// large, and the bound keeps every amount exact at scale 2 inside a `Decimal`.
+/// Amounts taken from clients and events are bounded by [`Money::max_amount`], 131 071.99:
+/// the wire contract carries every amount as an Avro `float` (32 bits, a 24-bit
+/// significand), whose consecutive values are less than a cent apart only below 2^17, so
+/// every amount up to the bound crosses the wire and comes back to the cent, and above it
+/// two amounts a cent apart can become the same float. Stored amounts are read back with
+/// the storage bound (`NUMERIC(17,2)`, [`Money::stored`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Money {
     amount: Decimal,
@@ -80,8 +84,15 @@ pub struct Money {
 impl Money {
     pub const SCALE: u32 = 2;
 
-    /// The largest absolute amount, 999 999 999 999 999.99.
+    /// The largest absolute amount a client or an event may give, 131 071.99 (2^17 less a
+    /// cent): the largest whose every cent survives the wire's Avro `float`.
     pub fn max_amount() -> Decimal {
+        Decimal::new(13_107_199, Self::SCALE)
+    }
+
+    /// The largest absolute amount the database column holds, 999 999 999 999 999.99
+    /// (`NUMERIC(17,2)`).
+    pub fn max_stored_amount() -> Decimal {
         Decimal::new(99_999_999_999_999_999, Self::SCALE)
     }
 
@@ -89,11 +100,22 @@ impl Money {
     /// an error (we never silently round what a client typed). Trailing zeros are not
     /// significant, so `19.990` is accepted as `19.99`.
     pub fn new(amount: Decimal, currency: Currency) -> Result<Self, InvalidValue> {
+        if amount.abs() > Self::max_amount() {
+            return Err(out_of_range());
+        }
+        Self::stored(amount, currency)
+    }
+
+    /// An amount read back from the database: two places, within the column's bound
+    /// ([`Self::max_stored_amount`]), so rows stored before the wire bound still read.
+    pub fn stored(amount: Decimal, currency: Currency) -> Result<Self, InvalidValue> {
         if amount.normalize().scale() > Self::SCALE {
             return Err(InvalidValue::new("must have at most 2 decimal places"));
         }
-        if amount.abs() > Self::max_amount() {
-            return Err(out_of_range());
+        if amount.abs() > Self::max_stored_amount() {
+            return Err(InvalidValue::new(
+                "must be at most 999999999999999.99 in absolute value",
+            ));
         }
         let mut amount = amount;
         amount.rescale(Self::SCALE);
@@ -154,7 +176,9 @@ impl Money {
 }
 
 fn out_of_range() -> InvalidValue {
-    InvalidValue::new("must be at most 999999999999999.99 in absolute value")
+    InvalidValue::new(
+        "must be at most 131071.99 in absolute value (the largest amount the events carry to the cent)",
+    )
 }
 
 impl fmt::Display for Money {
@@ -220,10 +244,42 @@ mod tests {
     }
 
     #[test]
-    fn amounts_beyond_fifteen_integer_digits_are_refused() {
-        assert!(Money::new(dec("999999999999999.99"), Currency::USD).is_ok());
-        assert!(Money::new(dec("1000000000000000"), Currency::USD).is_err());
-        assert!(Money::new(dec("-1000000000000000"), Currency::USD).is_err());
+    fn amounts_beyond_the_wire_bound_are_refused() {
+        assert!(Money::new(dec("131071.99"), Currency::USD).is_ok());
+        assert!(Money::new(dec("-131071.99"), Currency::USD).is_ok());
+        for raw in ["131072", "131072.00", "-131072", "999999999999999.99"] {
+            let error = Money::new(dec(raw), Currency::USD).unwrap_err();
+            assert!(error.message().contains("131071.99"), "{raw}: {error:?}");
+        }
+        assert!(Money::from_wire_f32(131_072.0, Currency::USD).is_err());
+    }
+
+    #[test]
+    fn stored_amounts_keep_the_column_bound() {
+        assert!(Money::stored(dec("999999999999999.99"), Currency::USD).is_ok());
+        assert!(Money::stored(dec("1000000000000000"), Currency::USD).is_err());
+        assert!(Money::stored(dec("1.001"), Currency::USD).is_err());
+    }
+
+    /// Every cent of the top of the range, and the bound itself, cross the wire exactly;
+    /// just above it, two amounts a cent apart become one float (why the bound is there).
+    #[test]
+    fn every_cent_up_to_the_bound_survives_the_wire() {
+        let top = i64::try_from(Money::max_amount().mantissa()).unwrap();
+        for cents in (top - 20_000..=top).chain(0..20_000) {
+            let money = Money::new(Decimal::new(cents, 2), Currency::USD).unwrap();
+            let back = Money::from_wire_f32(money.to_wire_f32(), Currency::USD).unwrap();
+            assert_eq!(back, money, "{cents} cents");
+        }
+        let wire = |raw: &str| f32::from_str(raw).unwrap().to_bits();
+        assert!(
+            (13_107_200..13_107_210)
+                .map(|cents| wire(&Decimal::new(cents, 2).to_string()))
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+                < 10,
+            "above the bound some cents collide"
+        );
     }
 
     #[test]
@@ -307,7 +363,7 @@ mod tests {
         }
 
         #[test]
-        fn two_place_decimals_survive_the_wire_round_trip(cents in -10_000_000i64..10_000_000) {
+        fn two_place_decimals_survive_the_wire_round_trip(cents in -13_107_199i64..=13_107_199) {
             let money = Money::new(Decimal::new(cents, 2), Currency::USD).unwrap();
             let back = Money::from_wire_f32(money.to_wire_f32(), Currency::USD).unwrap();
             prop_assert_eq!(back, money);

@@ -88,8 +88,8 @@ pub fn money_from_wire(amount: f32) -> Result<Decimal, ConversionError> {
 
 /// Writes an amount as a wire `float`: the nearest `f32` to the decimal.
 ///
-/// `f32` holds about 7 significant digits, so cents survive the round trip only below
-/// 100 000; that is the contract's limit, not this function's.
+/// `f32` has a 24-bit significand, so cents survive the round trip only up to 131 071.99;
+/// the domain refuses larger amounts (`Money::max_amount`).
 pub fn money_to_wire(amount: Decimal) -> f32 {
     // Parsing the decimal's text rounds correctly once; converting through f64 would round twice.
     amount

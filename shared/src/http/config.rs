@@ -39,8 +39,9 @@ pub enum BusSettings {
     },
 }
 
-/// How the event endpoint authenticates pushes (SPEC section 6).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How the event endpoint authenticates pushes (SPEC section 6). Its `Debug` leaves the
+/// static token out.
+#[derive(Clone, PartialEq, Eq)]
 pub enum PushAuthSettings {
     /// A Google-signed OIDC ID token for `audience`, from one of `service_accounts`
     /// (any service account when empty), checked against the keys at `certs_url`.
@@ -53,6 +54,40 @@ pub enum PushAuthSettings {
     Static { token: String },
     /// No check at all: only for the Pub/Sub emulator, which pushes without a token.
     Disabled,
+}
+
+impl std::fmt::Debug for PushAuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Oidc {
+                audience,
+                service_accounts,
+                certs_url,
+            } => f
+                .debug_struct("Oidc")
+                .field("audience", audience)
+                .field("service_accounts", service_accounts)
+                .field("certs_url", certs_url)
+                .finish(),
+            Self::Static { .. } => f
+                .debug_struct("Static")
+                .field("token", &"<redacted>")
+                .finish(),
+            Self::Disabled => f.write_str("Disabled"),
+        }
+    }
+}
+
+/// Here rather than beside the type (`bus/pulsar.rs`): the secrets' redaction in one place.
+impl std::fmt::Debug for PulsarSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PulsarSettings")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("operation_timeout", &self.operation_timeout)
+            .field("namespace", &self.namespace)
+            .finish()
+    }
 }
 
 /// Everything a function reads from its environment.
@@ -106,7 +141,7 @@ impl FunctionConfig {
         let bus = match env.get("EVENT_BUS").unwrap_or("pulsar") {
             "pulsar" => BusSettings::Pulsar(PulsarSettings {
                 url: env.pulsar_url()?,
-                token: env.get("PULSAR_TOKEN").map(str::to_owned),
+                token: env.get("PULSAR_TOKEN").map(|token| token.trim().to_owned()),
                 operation_timeout: bus_timeout,
                 namespace: match env.get("PULSAR_NAMESPACE") {
                     Some(raw) => crate::bus::parse_namespace(raw)
@@ -130,23 +165,44 @@ impl FunctionConfig {
         let push_auth = match env.get("PUSH_AUTH").unwrap_or("oidc") {
             "oidc" => PushAuthSettings::Oidc {
                 audience: env.required("PUSH_AUDIENCE")?,
-                service_accounts: env
-                    .get("PUSH_SERVICE_ACCOUNTS")
-                    .unwrap_or_default()
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|account| !account.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
+                // Fail closed: without a list, any Google-signed token for the audience
+                // (any service account of any project can mint one) would pass.
+                service_accounts: {
+                    let accounts: Vec<String> = env
+                        .get("PUSH_SERVICE_ACCOUNTS")
+                        .unwrap_or_default()
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|account| !account.is_empty())
+                        .map(str::to_owned)
+                        .collect();
+                    if accounts.is_empty() {
+                        return Err(ConfigError::new(
+                            "PUSH_SERVICE_ACCOUNTS",
+                            "is required with PUSH_AUTH=oidc: the service accounts (comma \
+                             separated) whose ID tokens may push events",
+                        ));
+                    }
+                    accounts
+                },
                 certs_url: env
                     .get("PUSH_CERTS_URL")
                     .unwrap_or(GOOGLE_CERTS_URL)
                     .to_owned(),
             },
             "static" => PushAuthSettings::Static {
-                token: env.required("PUSH_TOKEN")?,
+                token: env.required("PUSH_TOKEN")?.trim().to_owned(),
             },
-            "none" => PushAuthSettings::Disabled,
+            "none" if env.get("PUSH_AUTH_ALLOW_NONE").map(str::trim) == Some("true") => {
+                PushAuthSettings::Disabled
+            }
+            "none" => {
+                return Err(ConfigError::new(
+                    "PUSH_AUTH_ALLOW_NONE",
+                    "must be true to run with PUSH_AUTH=none (no authentication of pushes: \
+                     only for the Pub/Sub emulator)",
+                ));
+            }
             other => {
                 return Err(ConfigError::new(
                     "PUSH_AUTH",
@@ -282,6 +338,57 @@ mod tests {
         "DATABASE_URL",
         "postgres://alpes:alpes@127.0.0.1:5432/alpes",
     );
+    const ALLOW_NONE: (&str, &str) = ("PUSH_AUTH_ALLOW_NONE", "true");
+
+    #[test]
+    fn push_auth_fails_closed() {
+        let error = FunctionConfig::from_vars(vars(&[
+            DB,
+            ("PUSH_AUTH", "oidc"),
+            ("PUSH_AUDIENCE", "https://f.a.run.app"),
+            ("PUSH_SERVICE_ACCOUNTS", " , "),
+        ]))
+        .unwrap_err();
+        assert_eq!(error.variable, "PUSH_SERVICE_ACCOUNTS", "{error}");
+        assert!(error.to_string().contains("PUSH_AUTH=oidc"), "{error}");
+        for allow in [None, Some("false"), Some("yes")] {
+            let mut pairs = vars(&[DB, ("PUSH_AUTH", "none")]);
+            pairs.extend(allow.map(|value| ("PUSH_AUTH_ALLOW_NONE".to_owned(), value.to_owned())));
+            let error = FunctionConfig::from_vars(pairs).unwrap_err();
+            assert_eq!(error.variable, "PUSH_AUTH_ALLOW_NONE", "{allow:?}");
+        }
+        let open = FunctionConfig::from_vars(vars(&[DB, ("PUSH_AUTH", "none"), ALLOW_NONE]));
+        assert_eq!(open.unwrap().push_auth, PushAuthSettings::Disabled);
+    }
+
+    #[test]
+    fn secrets_are_trimmed_and_never_in_debug_output() {
+        let config = FunctionConfig::from_vars(vars(&[
+            (
+                "DATABASE_URL",
+                "postgres://alpes:db-pa55word@127.0.0.1:5432/alpes",
+            ),
+            ("PUSH_AUTH", "static"),
+            ("PUSH_TOKEN", " push-s3cret\n"),
+            ("PULSAR_TOKEN", "\tpulsar-s3cret "),
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.push_auth,
+            PushAuthSettings::Static {
+                token: "push-s3cret".to_owned()
+            }
+        );
+        let BusSettings::Pulsar(pulsar) = &config.bus else {
+            panic!("pulsar is the default bus")
+        };
+        assert_eq!(pulsar.token.as_deref(), Some("pulsar-s3cret"));
+        let debug = format!("{config:?} {config:#?}");
+        for secret in ["db-pa55word", "push-s3cret", "pulsar-s3cret"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        assert!(debug.contains("<redacted>"));
+    }
 
     #[test]
     fn the_local_minimum_is_a_database_and_a_push_token() {
@@ -312,9 +419,13 @@ mod tests {
             error.variable, "PUSH_AUDIENCE",
             "OIDC is the default push auth"
         );
-        let error =
-            FunctionConfig::from_vars(vars(&[DB, ("EVENT_BUS", "pubsub"), ("PUSH_AUTH", "none")]))
-                .unwrap_err();
+        let error = FunctionConfig::from_vars(vars(&[
+            DB,
+            ("EVENT_BUS", "pubsub"),
+            ("PUSH_AUTH", "none"),
+            ALLOW_NONE,
+        ]))
+        .unwrap_err();
         assert_eq!(error.variable, "GCP_PROJECT");
     }
 
@@ -328,7 +439,7 @@ mod tests {
             ("PULSAR_URL", "http://broker:6650"),
             ("REQUEST_TIMEOUT_MS", "0"),
         ] {
-            let mut pairs = vars(&[DB, ("PUSH_AUTH", "none")]);
+            let mut pairs = vars(&[DB, ("PUSH_AUTH", "none"), ALLOW_NONE]);
             pairs.push((name.to_owned(), value.to_owned()));
             let error = FunctionConfig::from_vars(pairs).unwrap_err();
             assert_eq!(error.variable, name, "{error}");
@@ -341,6 +452,7 @@ mod tests {
         let config = FunctionConfig::from_vars(vars(&[
             DB,
             ("PUSH_AUTH", "none"),
+            ALLOW_NONE,
             ("PULSAR_ADDRESS", "broker"),
         ]))
         .unwrap();

@@ -6,7 +6,11 @@
 //! cannot be read (the pusher dead-letters it after its attempts), 401 without a valid
 //! token, 503 when a dependency is down (the pusher retries).
 
-use std::{collections::HashMap, future::Future, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    future::Future,
+    sync::Arc,
+};
 
 use axum::{
     Router,
@@ -18,13 +22,20 @@ use axum::{
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
 use chrono::{DateTime, Utc};
+use futures::FutureExt;
 use serde::Deserialize;
 use tracing::Instrument;
 
-use super::{json, problem::ApiError, push_auth::PushAuth};
+use super::{
+    json,
+    metrics::{EventOutcome, event_type_label},
+    problem::ApiError,
+    push_auth::PushAuth,
+};
 use crate::{
     events::{Delivery, EventMetadata, IntegrationEvent, Topic},
     store::StoreError,
+    trace_context,
 };
 
 /// One event pushed to a function, decoded, with its metadata.
@@ -35,6 +46,9 @@ pub struct EventDelivery {
     pub metadata: EventMetadata,
     /// 1 for the first delivery.
     pub attempt: u32,
+    /// The message's W3C trace context attributes (`traceparent`, `tracestate`), when it
+    /// carries them: the push of a Pub/Sub subscription brings them only there.
+    pub trace_context: BTreeMap<String, String>,
 }
 
 /// What a handler did with an event (logged).
@@ -66,6 +80,10 @@ impl From<StoreError> for EventError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Unavailable(cause) => Self::Unavailable(cause.to_string()),
+            // The event's own data (e.g. a NUL in a string): retrying cannot help.
+            StoreError::InvalidData(cause) => Self::Permanent(format!(
+                "the database refused a value of the event: {cause}"
+            )),
             other => Self::Internal(format!("{other}: {:?}", std::error::Error::source(&other))),
         }
     }
@@ -99,8 +117,9 @@ struct PushEnvelope {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct PushMessage {
     /// The event: its Avro encoding (the topic's schema), in base64.
+    /// Required and non-empty: an absent or empty `data` is no event (400).
     #[serde(default)]
-    #[schema(format = Byte)]
+    #[schema(format = Byte, min_length = 1, pattern = "^[A-Za-z0-9+/]+={0,2}$", required = true, nullable = false)]
     data: Option<String>,
     /// Message properties: `event_id`, `event_type`, `correlation_id`, ..., and from
     /// the bridge `pulsar_topic` and `pulsar_message_id`.
@@ -177,33 +196,68 @@ async fn receive<H: EventHandler>(
     };
     let span = tracing::info_span!(
         "event",
+        otel.kind = "consumer",
+        otel.name = format!("handle {}", delivery.metadata.event_type),
         event_id = %delivery.metadata.event_id,
         event_type = %delivery.metadata.event_type,
         correlation_id = %delivery.metadata.correlation_id,
         topic = delivery.topic.name(),
         attempt = delivery.attempt,
     );
+    // Pushed by the bridge, the request already continues the publisher's trace (its
+    // `traceparent` header); a Pub/Sub push brings the context only in the attributes.
+    if !trace_context::present(&headers) {
+        trace_context::continue_from(&span, &delivery.trace_context);
+    }
+    let event_type = event_type_label(delivery.event.event_type());
     async move {
-        match state.handler.handle(delivery).await {
+        // A panicking handler fails this event alone, as a retry (503): the pusher
+        // redelivers it, and dead-letters it if it keeps panicking.
+        let handled = std::panic::AssertUnwindSafe(state.handler.handle(delivery))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("a panic without a message");
+                tracing::error!(
+                    panic = message,
+                    "the event handler panicked; asking for a retry"
+                );
+                Err(EventError::Unavailable(format!(
+                    "the handler panicked: {message}"
+                )))
+            });
+        let (outcome, mut response) = match handled {
             Ok(Handled::Applied) => {
                 tracing::info!("event handled");
-                StatusCode::NO_CONTENT.into_response()
+                ("applied", StatusCode::NO_CONTENT.into_response())
             }
             Ok(Handled::Duplicate) => {
                 tracing::info!("event already handled, no second effect");
-                StatusCode::NO_CONTENT.into_response()
+                ("duplicate", StatusCode::NO_CONTENT.into_response())
             }
             Ok(Handled::Ignored(why)) => {
                 tracing::info!(reason = %why, "event ignored");
-                StatusCode::NO_CONTENT.into_response()
+                ("ignored", StatusCode::NO_CONTENT.into_response())
             }
             Err(EventError::Permanent(why)) => {
                 tracing::warn!(reason = %why, "event refused for good, acknowledged");
-                StatusCode::OK.into_response()
+                ("refused", StatusCode::OK.into_response())
             }
-            Err(EventError::Unavailable(why)) => ApiError::Unavailable(why).into_response(),
-            Err(EventError::Internal(why)) => ApiError::Internal(why).into_response(),
-        }
+            Err(EventError::Unavailable(why)) => {
+                ("unavailable", ApiError::Unavailable(why).into_response())
+            }
+            Err(EventError::Internal(why)) => ("failed", ApiError::Internal(why).into_response()),
+        };
+        // For `events_handled_total` (the runtime's metrics layer reads it).
+        response.extensions_mut().insert(EventOutcome {
+            event_type,
+            outcome,
+        });
+        response
     }
     .instrument(span)
     .await
@@ -246,11 +300,16 @@ fn read_delivery(body: &[u8], consumed: &[Topic]) -> Result<EventDelivery, ApiEr
             published_at,
         },
     );
+    let trace_context = [trace_context::TRACEPARENT, trace_context::TRACESTATE]
+        .into_iter()
+        .filter_map(|name| Some((name.to_owned(), attributes.get(name)?.clone())))
+        .collect();
     Ok(EventDelivery {
         topic,
         event,
         metadata,
         attempt: envelope.delivery_attempt.unwrap_or(1).max(1),
+        trace_context,
     })
 }
 

@@ -9,6 +9,7 @@ use axum::{
 use serde::de::DeserializeOwned;
 
 use super::problem::ApiError;
+use crate::domain::{FieldError, ValidationErrors};
 
 /// Bodies larger than this are refused with 413 (SPEC section 3).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -32,8 +33,65 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
                         ApiError::BadRequest(rejection.body_text())
                     }
                 })?;
-        parse(&bytes).map(Json)
+        let value: serde_json::Value = parse(&bytes)?;
+        refuse_unstorable_text(&value)?;
+        serde_path_to_error::deserialize(value)
+            .map(Json)
+            .map_err(data_error)
     }
+}
+
+/// PostgreSQL stores no NUL character, neither in `text` (22021) nor in `jsonb` (22P05):
+/// every string and key of a body holding one is refused here with a 422 naming its
+/// path, before anything reaches the database. (JSON cannot carry the other text
+/// PostgreSQL refuses, lone surrogates: serde_json rejects them as invalid JSON, 400.)
+pub fn refuse_unstorable_text(value: &serde_json::Value) -> Result<(), ApiError> {
+    fn walk(value: &serde_json::Value, path: &str, errors: &mut ValidationErrors) {
+        const MESSAGE: &str = "must not contain a NUL character (\\u0000)";
+        match value {
+            serde_json::Value::String(text) if text.contains('\0') => {
+                errors.push(FieldError::new(
+                    if path.is_empty() { "body" } else { path },
+                    MESSAGE,
+                ));
+            }
+            serde_json::Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    walk(item, &format!("{path}[{index}]"), errors);
+                }
+            }
+            serde_json::Value::Object(fields) => {
+                for (key, item) in fields {
+                    let child = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    if key.contains('\0') {
+                        errors.push(FieldError::new(child.replace('\0', "\\u0000"), MESSAGE));
+                    } else {
+                        walk(item, &child, errors);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut errors = ValidationErrors::new();
+    walk(value, "", &mut errors);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// A body that is JSON but not the expected shape: a 422 naming the field (for an
+/// unknown field, the path serde_path_to_error gives is the field itself).
+fn data_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = error.path().to_string();
+    let field = if path == "." { "body".to_owned() } else { path };
+    ApiError::validation(&field, strip_position(&error.into_inner().to_string()))
 }
 
 /// Reads `bytes` as a `T`, with the same errors as the extractor.
@@ -74,9 +132,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for CreateRequest<T> {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let Json(body) = Json::<serde_json::Value>::from_request(request, state).await?;
+        Self::from_body(body)
+    }
+}
+
+impl<T: DeserializeOwned> CreateRequest<T> {
+    /// A create request from a body already read (e.g. the existing system's command
+    /// form, with its fields renamed onto the create body's).
+    pub fn from_body(body: serde_json::Value) -> Result<Self, ApiError> {
         if !body.is_object() {
             return Err(ApiError::validation("body", "must be a JSON object"));
         }
+        refuse_unstorable_text(&body)?;
         let id = match body.get("id") {
             None | Some(serde_json::Value::Null) => None,
             Some(serde_json::Value::String(raw)) => Some(
@@ -85,11 +152,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for CreateRequest<T> {
             ),
             Some(_) => return Err(ApiError::validation("id", "must be a UUID string")),
         };
-        let input = serde_path_to_error::deserialize(&body).map_err(|error| {
-            let path = error.path().to_string();
-            let field = if path == "." { "body".to_owned() } else { path };
-            ApiError::validation(&field, strip_position(&error.into_inner().to_string()))
-        })?;
+        // The input types refuse unknown fields (`deny_unknown_fields`): nothing the API
+        // does not know is ever stored, not even in the body kept for replays.
+        let mut fields = body.clone();
+        if let Some(object) = fields.as_object_mut() {
+            object.remove("id");
+        }
+        let input = serde_path_to_error::deserialize(fields).map_err(data_error)?;
         Ok(Self { id, input, body })
     }
 }

@@ -18,6 +18,9 @@ pub enum ApiError {
     /// The body is not JSON (or not readable).
     #[error("{0}")]
     BadRequest(String),
+    /// A query or path parameter cannot be read (e.g. it holds a NUL character).
+    #[error("parameter {name}: {message}")]
+    BadParameter { name: String, message: String },
     /// The JSON is well formed but its fields are wrong.
     #[error("invalid fields: {0}")]
     Validation(ValidationErrors),
@@ -63,7 +66,7 @@ pub(crate) struct Problem<'a> {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::BadParameter { .. } => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -87,6 +90,10 @@ impl IntoResponse for ApiError {
             Self::BadRequest(_) => (
                 "/problems/bad-request",
                 "The request body is not valid JSON",
+            ),
+            Self::BadParameter { .. } => (
+                "/problems/bad-parameter",
+                "A query or path parameter is invalid",
             ),
             Self::Validation(_) => ("/problems/validation", "Some fields are invalid"),
             Self::NotFound(_) => ("/problems/not-found", "Not found"),
@@ -153,6 +160,12 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::Conflict(constraint) => Self::Conflict(constraint.to_string()),
             StoreError::Unavailable(cause) => Self::Unavailable(cause.to_string()),
+            StoreError::InvalidData(cause) => {
+                // The edge refuses what it can name (NUL in any string); this is the
+                // backstop for whatever else the database refuses as data.
+                tracing::warn!(%cause, "the database refused a value of the request");
+                Self::validation("body", "holds a value the database cannot store")
+            }
             other => Self::Internal(format!("{other}: {:?}", std::error::Error::source(&other))),
         }
     }

@@ -20,9 +20,31 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Query(params) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+        let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
             .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+        // Every parameter is a single value in the document: a repeated one (an array,
+        // `?offset=1&offset=2`) is refused rather than read as one of its values.
+        let mut params = HashMap::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            if params.contains_key(&name) {
+                return Err(ApiError::BadParameter {
+                    name: name.replace('\0', "\\u0000"),
+                    message: "must be given at most once".into(),
+                });
+            }
+            params.insert(name, value);
+        }
+        // PostgreSQL stores no NUL in text (22021): refused here, naming the parameter.
+        if let Some((name, _)) = params
+            .iter()
+            .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+        {
+            return Err(ApiError::BadParameter {
+                name: name.replace('\0', "\\u0000"),
+                message: "must not contain a NUL character (%00)".into(),
+            });
+        }
         Ok(Self(params))
     }
 }
@@ -40,7 +62,8 @@ impl ListQuery {
     /// `limite` (1..=100, default 50) and `offset` (>= 0, default 0).
     pub fn page(&self, errors: &mut ValidationErrors) -> Page {
         let mut page = Page::default();
-        if let Some(raw) = self.text("limite") {
+        // Present but blank is refused too: the document's integer has no empty value.
+        if let Some(raw) = self.0.get("limite").map(|raw| raw.trim()) {
             match raw.parse::<i64>() {
                 Ok(limit) if (1..=100).contains(&limit) => page.limit = limit,
                 _ => errors.push(FieldError::new(
@@ -49,7 +72,7 @@ impl ListQuery {
                 )),
             }
         }
-        if let Some(raw) = self.text("offset") {
+        if let Some(raw) = self.0.get("offset").map(|raw| raw.trim()) {
             match raw.parse::<i64>() {
                 Ok(offset) if offset >= 0 => page.offset = offset,
                 _ => errors.push(FieldError::new("offset", "must be an integer >= 0")),
@@ -58,13 +81,14 @@ impl ListQuery {
         page
     }
 
-    /// A filter parsed as `T` (an enum of the domain); an unknown value is an error.
+    /// A filter parsed as `T` (an enum of the domain); an unknown value is an error, and
+    /// so is a blank one (`?estado=`: the document's enum does not list it).
     pub fn parsed<T>(&self, name: &str, errors: &mut ValidationErrors) -> Option<T>
     where
         T: FromStr,
         T::Err: Display,
     {
-        let raw = self.text(name)?;
+        let raw = self.0.get(name)?.trim();
         match raw.parse() {
             Ok(value) => Some(value),
             Err(error) => {
@@ -124,10 +148,19 @@ mod tests {
 
     #[test]
     fn an_unknown_filter_value_names_the_parameter() {
+        for value in ["dormido", "", "  "] {
+            let mut errors = ValidationErrors::new();
+            let state: Option<InfluencerState> =
+                ListQuery::from_pairs([("estado", value)]).parsed("estado", &mut errors);
+            assert!(state.is_none());
+            assert_eq!(
+                errors.fields().collect::<Vec<_>>(),
+                vec!["estado"],
+                "{value:?}"
+            );
+        }
         let mut errors = ValidationErrors::new();
-        let state: Option<InfluencerState> =
-            ListQuery::from_pairs([("estado", "dormido")]).parsed("estado", &mut errors);
-        assert!(state.is_none());
-        assert_eq!(errors.fields().collect::<Vec<_>>(), vec!["estado"]);
+        let absent: Option<InfluencerState> = ListQuery::default().parsed("estado", &mut errors);
+        assert!(absent.is_none() && errors.is_empty());
     }
 }

@@ -16,13 +16,17 @@ use serde::Serialize;
 use sqlx::PgPool;
 use tower_http::{
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
-    trace::TraceLayer,
+    trace::{OnResponse, TraceLayer},
 };
 use uuid::Uuid;
 
 use super::{
-    BODY_LIMIT, BusSettings, FunctionConfig, problem::ApiError, push_auth::PushAuth,
-    serve::health_routes, telemetry,
+    BODY_LIMIT, BusSettings, FunctionConfig,
+    metrics::{self, FunctionMetrics},
+    problem::ApiError,
+    push_auth::PushAuth,
+    serve::health_routes,
+    telemetry,
 };
 use crate::{
     bus::{
@@ -33,6 +37,7 @@ use crate::{
         self, Context, StoreError,
         outbox::{Enqueued, OutboxMessage},
     },
+    trace_context,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -48,8 +53,9 @@ const PRUNE_BATCHES: usize = 10;
 /// How often the in-instance relay applies the retention.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
-/// A function's shared handles. Cheap to clone. Building it does no I/O: the pool and
-/// the broker connect on first use, so a cold start is only process start-up.
+/// A function's shared handles. Cheap to clone. Building it does no I/O: the pool, the
+/// broker and the push authentication's HTTPS client connect (or are built) on first
+/// use, so a cold start is only process start-up.
 #[derive(Clone)]
 pub struct Runtime {
     pub name: &'static str,
@@ -59,6 +65,8 @@ pub struct Runtime {
     pub relay: Relay<EventBus>,
     pub push_auth: Arc<PushAuth>,
     pub config: Arc<FunctionConfig>,
+    /// What `GET /metrics` shows.
+    pub metrics: Arc<FunctionMetrics>,
 }
 
 impl Runtime {
@@ -72,18 +80,16 @@ impl Runtime {
                 timeout,
             } => EventBus::PubSub(PubSubBus::new(project.clone(), emulator.clone(), *timeout)),
         };
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
         let bus = Arc::new(bus);
         let relay = Relay::new(pool.clone(), bus.clone(), config.relay.clone());
+        let metrics = Arc::new(FunctionMetrics::new(relay.counters()));
         Self {
             name,
             pool,
             bus,
             relay,
-            push_auth: Arc::new(PushAuth::new(&config.push_auth, http)),
+            metrics,
+            push_auth: Arc::new(PushAuth::from_settings(&config.push_auth)),
             config: Arc::new(config),
         }
     }
@@ -110,41 +116,57 @@ impl Runtime {
     /// instance stopped mid-request) still go out; applies the retention every 10
     /// minutes. Every instance of every function of the context may sweep: claims are
     /// leases, committed before the broker is called.
+    ///
+    /// The task starts once [`serve`](super::serve) listens, and then opens the broker
+    /// connection at once, while the first sweep opens the database's: the first write
+    /// finds both open (or their handshakes under way) instead of opening them one after
+    /// the other. A broker that does not answer only leaves the connection to the first
+    /// publish, as before.
     pub fn spawn_relay(&self) -> tokio::task::JoinHandle<()> {
         let runtime = self.clone();
         tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(runtime.config.relay_interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut pruned_at: Option<tokio::time::Instant> = None;
-            loop {
-                ticks.tick().await;
-                match runtime.relay.drain(RELAY_TICK_SWEEPS).await {
-                    Ok(RelayOutcome {
-                        published: 0,
-                        failed: 0,
-                        ..
-                    }) => {}
-                    Ok(outcome) => tracing::info!(
-                        published = outcome.published,
-                        failed = outcome.failed,
-                        "outbox swept"
-                    ),
-                    Err(error) => tracing::debug!(%error, "outbox sweep skipped"),
+            super::serve::listening().await;
+            let warm_up = async {
+                if let Err(error) = runtime.bus.ready().await {
+                    tracing::debug!(%error, "broker connection not opened in advance");
                 }
-                if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
-                    pruned_at = Some(tokio::time::Instant::now());
-                    match runtime.relay.prune(PRUNE_BATCHES).await {
-                        Ok(pruned) if pruned.outbox > 0 || pruned.inbox > 0 => tracing::info!(
-                            outbox = pruned.outbox,
-                            inbox = pruned.inbox,
-                            "retention: old published events and inbox records deleted"
-                        ),
-                        Ok(_) => {}
-                        Err(error) => tracing::debug!(%error, "retention skipped"),
-                    }
+            };
+            tokio::join!(warm_up, runtime.relay_loop());
+        })
+    }
+
+    async fn relay_loop(&self) {
+        let mut ticks = tokio::time::interval(self.config.relay_interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut pruned_at: Option<tokio::time::Instant> = None;
+        loop {
+            ticks.tick().await;
+            match self.relay.drain(RELAY_TICK_SWEEPS).await {
+                Ok(RelayOutcome {
+                    published: 0,
+                    failed: 0,
+                    ..
+                }) => {}
+                Ok(outcome) => tracing::info!(
+                    published = outcome.published,
+                    failed = outcome.failed,
+                    "outbox swept"
+                ),
+                Err(error) => tracing::debug!(%error, "outbox sweep skipped"),
+            }
+            if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                pruned_at = Some(tokio::time::Instant::now());
+                match self.relay.prune(PRUNE_BATCHES).await {
+                    Ok(pruned) if pruned.outbox > 0 || pruned.inbox > 0 => tracing::info!(
+                        outbox = pruned.outbox,
+                        inbox = pruned.inbox,
+                        "retention: old published events and inbox records deleted"
+                    ),
+                    Ok(_) => {}
+                    Err(error) => tracing::debug!(%error, "retention skipped"),
                 }
             }
-        })
+        }
     }
 
     /// Wraps a function's routes with the shared endpoints and layers.
@@ -154,10 +176,21 @@ impl Runtime {
             .merge(health_routes())
             .route("/ready", get(ready).with_state(self.clone()))
             .route("/outbox/relay", post(relay_now).with_state(self.clone()))
+            .route("/metrics", get(metrics::metrics).with_state(self.clone()))
             .fallback(|| async { ApiError::NotFound("no such resource".into()) })
             .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
             .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
             .layer(middleware::from_fn_with_state(timeout, time_limit))
+            // Inside the request's span: the panic is logged with its request id.
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+                panic_response,
+            ))
+            // Outside the timeout and the panic guard: their 503 and 500 are counted. A
+            // layer of the router wraps each route, so the route's template is known.
+            .layer(middleware::from_fn_with_state(
+                self.metrics.clone(),
+                metrics::track,
+            ))
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(|request: &Request| {
@@ -167,26 +200,59 @@ impl Runtime {
                                 .get(name)
                                 .and_then(|value| value.to_str().ok())
                         };
-                        let trace = telemetry::trace_id(
-                            header("traceparent"),
-                            header("x-cloud-trace-context"),
-                        );
-                        tracing::info_span!(
+                        let span = tracing::info_span!(
                             "request",
+                            otel.kind = "server",
+                            otel.name = format!("{} {}", request.method(), request.uri().path()),
                             method = %request.method(),
                             path = %request.uri().path(),
                             request_id = header("x-request-id").unwrap_or_default(),
-                            trace_id = trace.as_deref(),
-                        )
+                            trace_id = tracing::field::Empty,
+                            status = tracing::field::Empty,
+                            otel.status_code = tracing::field::Empty,
+                        );
+                        // The caller's trace (the bridge's push, another service), or a
+                        // new one; its id is what the logs carry.
+                        trace_context::continue_from(&span, request.headers());
+                        let trace = trace_context::trace_id(&span).or_else(|| {
+                            telemetry::trace_id(
+                                header("traceparent"),
+                                header("x-cloud-trace-context"),
+                            )
+                        });
+                        if let Some(trace) = trace {
+                            span.record(telemetry::TRACE_FIELD, trace);
+                        }
+                        span
                     })
                     .on_request(())
                     .on_response(
-                        tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO),
+                        |response: &Response, latency: Duration, span: &tracing::Span| {
+                            let status = response.status();
+                            span.record("status", status.as_u16());
+                            if status.is_server_error() {
+                                span.record("otel.status_code", "ERROR");
+                            }
+                            tower_http::trace::DefaultOnResponse::new()
+                                .level(tracing::Level::INFO)
+                                .on_response(response, latency, span);
+                        },
                     ),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(SetRequestIdLayer::new(REQUEST_ID, UuidV7RequestId))
     }
+}
+
+/// A handler that panicked fails its request alone: a 500 problem (the panic is logged
+/// with the request's span, never sent), and the instance keeps serving.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    ApiError::Internal(format!("the handler panicked: {message}")).into_response()
 }
 
 /// Request ids for requests that bring none: UUID v7, sortable by time.

@@ -1,11 +1,24 @@
-//! Logging set up once per process. When stdout is not a terminal (Cloud Run), one JSON
-//! object per line in the shape Cloud Logging reads: `severity`, `message`, `time`, the
-//! fields of the event and of its spans (`request_id`, `correlation_id`, ...), and
-//! `logging.googleapis.com/trace` when the request carried a trace. In a terminal,
-//! readable text.
+//! Logging and tracing, set up once per process.
+//!
+//! Logs: when stdout is not a terminal (Cloud Run), one JSON object per line in the shape
+//! Cloud Logging reads: `severity`, `message`, `time`, the fields of the event and of its
+//! spans (`request_id`, `correlation_id`, ...), and `logging.googleapis.com/trace` with
+//! the span's trace id. In a terminal, readable text.
+//!
+//! Traces: every `tracing` span is also an OpenTelemetry span (W3C trace context, see
+//! [`crate::trace_context`]), so trace ids flow through every hop whether or not they are
+//! exported. With `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are exported with OTLP over
+//! HTTP (protobuf) by a batch processor on its own thread: a bounded queue
+//! (`OTEL_BSP_MAX_QUEUE_SIZE`, 2048) that drops spans when full, never blocking a
+//! request. The other `OTEL_*` variables of the SDK apply (`OTEL_EXPORTER_OTLP_HEADERS`,
+//! `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_TRACES_SAMPLER`, ...). Without it nothing is exported.
 
-use std::{fmt, io::IsTerminal};
+use std::{fmt, io::IsTerminal, sync::OnceLock, time::Duration};
 
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
+use opentelemetry_otlp::{SpanExporter, WithExportConfig, WithHttpConfig};
+use opentelemetry_sdk::{Resource, trace::SdkTracerProvider};
 use serde_json::{Map, Value};
 use tracing::{Event, Level, Subscriber, field::Field};
 use tracing_subscriber::{
@@ -18,14 +31,43 @@ use tracing_subscriber::{
     registry::LookupSpan,
 };
 
-/// Installs the global subscriber. `RUST_LOG` filters (default `info`). Calling it twice
-/// is harmless: the second call keeps the first subscriber.
+/// The variable that turns span export on.
+pub const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+/// The OpenTelemetry specification's switch that turns the SDK off.
+pub const SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
+/// The filter of the spans traced (`EnvFilter` syntax), apart from the logs' `RUST_LOG`.
+pub const SPAN_FILTER: &str = "OTEL_SPAN_FILTER";
+/// Bound on one export request to the collector.
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
+static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+
+/// Installs the global subscriber: logs, and spans as OpenTelemetry spans (exported when
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` is set). `RUST_LOG` filters (default `info`). Calling it
+/// twice is harmless: the second call keeps the first subscriber. Call it inside the
+/// Tokio runtime (the exporter's requests run on it).
 pub fn init(service: &'static str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
+    // Each layer has its own filter: quiet logs (`RUST_LOG=warn`) keep the spans a trace
+    // is made of (`OTEL_SPAN_FILTER`, default `info`).
+    let logs = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let spans = EnvFilter::try_from_env(SPAN_FILTER).unwrap_or_else(|_| EnvFilter::new("info"));
+    let (provider, export_error) = tracer_provider(service);
+    // `OTEL_SDK_DISABLED=true` (the SDK's standard switch): no OpenTelemetry layer at all,
+    // no trace context made or carried (what the benchmark compares against).
+    let disabled = std::env::var(SDK_DISABLED).is_ok_and(|value| value.trim() == "true");
+    let otel = (!disabled).then(|| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer(service))
+            .with_filter(spans)
+    });
+    let registry = tracing_subscriber::registry().with(otel);
     let result = if std::io::stdout().is_terminal() {
         registry
-            .with(tracing_subscriber::fmt::layer().with_target(false))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_filter(logs()),
+            )
             .try_init()
     } else {
         registry
@@ -37,12 +79,96 @@ pub fn init(service: &'static str) {
                         project: std::env::var("GCP_PROJECT")
                             .or_else(|_| std::env::var("GOOGLE_CLOUD_PROJECT"))
                             .ok(),
-                    }),
+                    })
+                    .with_filter(logs()),
             )
             .try_init()
     };
     if result.is_ok() {
-        tracing::info!(service, "telemetry ready");
+        let exporting = std::env::var(OTLP_ENDPOINT)
+            .ok()
+            .filter(|url| !url.is_empty());
+        let _ = PROVIDER.set(provider);
+        tracing::info!(
+            service,
+            otlp_endpoint = exporting.as_deref(),
+            "telemetry ready"
+        );
+        if let Some(error) = export_error {
+            tracing::error!(%error, "spans are not exported: the OTLP exporter cannot be built");
+        }
+    }
+}
+
+/// Exports the spans still queued (bounded by the export timeout). Call once, when the
+/// process stops.
+pub fn shutdown() {
+    if let Some(provider) = PROVIDER.get()
+        && let Err(error) = provider.shutdown()
+    {
+        tracing::debug!(%error, "span export at shutdown");
+    }
+}
+
+fn tracer_provider(service: &'static str) -> (SdkTracerProvider, Option<String>) {
+    let builder = SdkTracerProvider::builder()
+        .with_resource(Resource::builder().with_service_name(service).build());
+    let endpoint = std::env::var(OTLP_ENDPOINT)
+        .ok()
+        .filter(|url| !url.is_empty());
+    let Some(endpoint) = endpoint else {
+        return (builder.build(), None);
+    };
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return (
+            builder.build(),
+            Some("not called inside a Tokio runtime".into()),
+        );
+    };
+    // The endpoint is the collector's base URL, as the variable's specification says.
+    let traces = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
+    let exporter = SpanExporter::builder()
+        .with_http()
+        .with_endpoint(traces)
+        .with_timeout(EXPORT_TIMEOUT)
+        .with_http_client(TokioHttp {
+            client: reqwest::Client::builder()
+                .timeout(EXPORT_TIMEOUT)
+                .build()
+                .unwrap_or_default(),
+            runtime,
+        })
+        .build();
+    match exporter {
+        Ok(exporter) => (builder.with_batch_exporter(exporter).build(), None),
+        Err(error) => (builder.build(), Some(error.to_string())),
+    }
+}
+
+/// The exporter's HTTP client: the process's `reqwest` (one TLS stack), its requests run
+/// on the Tokio runtime while the batch processor's thread awaits them.
+#[derive(Debug)]
+struct TokioHttp {
+    client: reqwest::Client,
+    runtime: tokio::runtime::Handle,
+}
+
+#[async_trait::async_trait]
+impl HttpClient for TokioHttp {
+    async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+        let client = self.client.clone();
+        let request = reqwest::Request::try_from(request.map(reqwest::Body::from))?;
+        self.runtime
+            .spawn(async move {
+                let response = client.execute(request).await?;
+                let mut answer = Response::builder().status(response.status());
+                if let Some(headers) = answer.headers_mut() {
+                    *headers = response.headers().clone();
+                }
+                let body = response.bytes().await?;
+                Ok::<_, HttpError>(answer.body(body)?)
+            })
+            .await?
     }
 }
 

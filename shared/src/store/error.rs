@@ -1,7 +1,9 @@
 use std::fmt;
 
-/// What a repository can fail with. The HTTP layer maps `Conflict` to 409 and
-/// `Unavailable` to 503; nothing here carries SQL text to a client.
+/// What a repository can fail with, each PostgreSQL error classified here once. The HTTP
+/// layer maps `Conflict` to 409, `InvalidData` to 422 and `Unavailable` to 503 (with
+/// `Retry-After`); events take `InvalidData` as a permanent failure and `Unavailable` as
+/// a retry. Nothing here carries SQL text to a client.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A unique rule of the domain, enforced by the database, was broken (by a
@@ -11,6 +13,10 @@ pub enum StoreError {
     /// The database cannot be reached or gave up (pool timeout, I/O, shutdown).
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),
+    /// The database refused a value as data (SQLSTATE class 22: a NUL in text or jsonb, a
+    /// number out of range, ...): the input's doing, never worth a retry.
+    #[error("the database refused a value: {0}")]
+    InvalidData(#[source] sqlx::Error),
     /// Any other database error: a bug or a broken invariant.
     #[error("database error")]
     Database(#[source] sqlx::Error),
@@ -81,9 +87,15 @@ impl From<sqlx::Error> for StoreError {
             // 53300 too_many_connections, 08xxx connection exceptions; and what only a new
             // connection meets: 55000 (the database is not accepting connections), 3D000
             // (it does not exist), 28xxx (the credentials are refused).
+            sqlx::Error::Database(db) if db.code().is_some_and(|code| code.starts_with("22")) => {
+                Self::InvalidData(error)
+            }
+            // 57014 statement timeout (or cancel), 40001 serialization failure, 40P01
+            // deadlock, 55P03 lock not available: transient, worth a retry later.
             sqlx::Error::Database(db)
                 if db.code().is_some_and(|code| {
-                    code.starts_with("08")
+                    matches!(code.as_ref(), "57014" | "40001" | "40P01" | "55P03")
+                        || code.starts_with("08")
                         || code.starts_with("57P")
                         || code.starts_with("28")
                         || matches!(code.as_ref(), "53300" | "55000" | "3D000")

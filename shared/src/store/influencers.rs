@@ -11,7 +11,7 @@ use super::{
 };
 use crate::domain::{
     Categories, Email, Influencer, InfluencerRecord, InfluencerState, LongText, PersonName, Phone,
-    Platforms, WebsiteUrl,
+    Platform, Platforms, WebsiteUrl,
 };
 
 /// A stored influencer and the create request that made it, if any.
@@ -26,6 +26,8 @@ pub struct StoredInfluencer {
 pub struct InfluencerFilter {
     pub category: Option<String>,
     pub state: Option<InfluencerState>,
+    /// Only influencers publishing on this platform.
+    pub platform: Option<Platform>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -150,6 +152,7 @@ pub async fn list(
         " FROM influencers
          WHERE ($1::text IS NULL OR categorias @> ARRAY[$1::text])
            AND ($2::text IS NULL OR estado = $2)
+           AND ($5::text IS NULL OR plataformas @> ARRAY[$5::text])
          ORDER BY fecha_creacion, id
          LIMIT $3 OFFSET $4"
     ))
@@ -157,6 +160,7 @@ pub async fn list(
     .bind(filter.state.map(InfluencerState::as_str))
     .bind(page.limit)
     .bind(page.offset)
+    .bind(filter.platform.map(Platform::as_str))
     .fetch_all(conn)
     .await?;
     rows.into_iter()

@@ -47,8 +47,8 @@ impl Context {
     }
 }
 
-/// How a function reaches its database.
-#[derive(Debug, Clone)]
+/// How a function reaches its database. Its `Debug` leaves the password out.
+#[derive(Clone)]
 pub struct DatabaseSettings {
     pub connect: PgConnectOptions,
     pub max_connections: u32,
@@ -56,6 +56,21 @@ pub struct DatabaseSettings {
     pub acquire_timeout: Duration,
     /// The server cancels any statement running longer than this.
     pub statement_timeout: Duration,
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("host", &self.connect.get_host())
+            .field("port", &self.connect.get_port())
+            .field("database", &self.connect.get_database())
+            .field("username", &self.connect.get_username())
+            .field("password", &"<redacted>")
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .finish()
+    }
 }
 
 impl DatabaseSettings {

@@ -29,8 +29,11 @@ pub struct OutboxMessage {
 
 impl OutboxMessage {
     /// The outbox row announcing `event`: Avro payload, aggregate id as key, metadata as
-    /// properties.
+    /// properties, plus the trace context of the current span (the request or event
+    /// writing it), so the event's publish and consumers continue that trace.
     pub fn new(event: &IntegrationEvent, metadata: &EventMetadata) -> Result<Self, EncodeError> {
+        let mut properties = metadata.to_properties();
+        crate::trace_context::inject(&tracing::Span::current(), &mut properties);
         Ok(Self {
             event_id: metadata.event_id,
             topic: event.topic().name().to_owned(),
@@ -39,7 +42,7 @@ impl OutboxMessage {
                 .map_or_else(|| metadata.correlation_id.clone(), str::to_owned),
             event_type: metadata.event_type.clone(),
             payload: event.encode()?,
-            properties: metadata.to_properties(),
+            properties,
         })
     }
 }
@@ -241,6 +244,38 @@ pub async fn prune_published(pool: &PgPool, age: Duration, batch: i64) -> Result
     .execute(pool)
     .await?;
     Ok(deleted.rows_affected())
+}
+
+/// The unpublished part of the outbox, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backlog {
+    /// Rows not published yet.
+    pub rows: i64,
+    /// Age of the oldest of them (zero when none).
+    pub oldest_age: Duration,
+}
+
+/// Reads [`Backlog`] in one statement over the pending rows' partial index, which the
+/// server cancels after `timeout` (a statement timeout local to its own short
+/// transaction).
+pub async fn backlog(pool: &PgPool, timeout: Duration) -> Result<Backlog, StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT set_config('statement_timeout', $1, true)")
+        .bind(format!("{}ms", timeout.as_millis().max(1)))
+        .execute(&mut *tx)
+        .await?;
+    let (rows, oldest): (i64, f64) = sqlx::query_as(
+        "SELECT count(*), \
+                COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - min(created_at)), 0)::float8 \
+         FROM outbox WHERE published_at IS NULL",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Backlog {
+        rows,
+        oldest_age: Duration::try_from_secs_f64(oldest.max(0.0)).unwrap_or_default(),
+    })
 }
 
 /// How many messages still wait to be published (for `/metrics` and tests).

@@ -35,7 +35,8 @@ where
 
 pub(crate) fn money(column: &str, amount: Decimal, currency: &str) -> Result<Money, StoreError> {
     let currency = parse(column, currency.trim(), Currency::parse)?;
-    Money::new(amount, currency).map_err(|error| StoreError::Corrupt(format!("{column}: {error}")))
+    Money::stored(amount, currency)
+        .map_err(|error| StoreError::Corrupt(format!("{column}: {error}")))
 }
 
 pub(crate) fn corrupt(column: &str, error: impl Display) -> StoreError {

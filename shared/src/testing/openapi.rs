@@ -108,13 +108,63 @@ pub fn enum_values(document: &Value, schema: &Value) -> Vec<String> {
             .map(str::to_owned)
             .collect();
     }
+    first_variant(document, schema, enum_values)
+}
+
+/// What `read` finds in the first of `schema`'s `oneOf` variants where it finds anything
+/// (a nullable field: `oneOf: [null, the value]`).
+fn first_variant(
+    document: &Value,
+    schema: &Value,
+    read: fn(&Value, &Value) -> Vec<String>,
+) -> Vec<String> {
     schema["oneOf"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|variant| enum_values(document, variant))
+        .map(|variant| read(document, variant))
         .find(|values| !values.is_empty())
         .unwrap_or_default()
+}
+
+/// The values of a closed vocabulary as a request gives it (`openapi::*Input`: a
+/// case-insensitive pattern whose `examples` are the canonical spellings), through a `$ref`
+/// and a nullable `oneOf`; each example must match the pattern.
+pub fn input_vocabulary(document: &Value, schema: &Value) -> Vec<String> {
+    let schema = resolve(document, schema);
+    if let (Some(pattern), Some(examples)) =
+        (schema["pattern"].as_str(), schema["examples"].as_array())
+    {
+        let pattern = regex::Regex::new(pattern).expect("a valid pattern");
+        return examples
+            .iter()
+            .filter_map(Value::as_str)
+            .inspect(|value| {
+                assert!(
+                    pattern.is_match(value),
+                    "{value:?} does not match its pattern"
+                )
+            })
+            .map(str::to_owned)
+            .collect();
+    }
+    first_variant(document, schema, input_vocabulary)
+}
+
+/// Every `format` `schema` allows, through `$ref`s, `oneOf` and `anyOf`.
+pub fn formats(document: &Value, schema: &Value) -> Vec<String> {
+    let schema = resolve(document, schema);
+    let mut found: Vec<String> = schema["format"]
+        .as_str()
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    for key in ["oneOf", "anyOf"] {
+        for variant in schema[key].as_array().into_iter().flatten() {
+            found.extend(formats(document, variant));
+        }
+    }
+    found
 }
 
 /// The `required` properties of an object schema.
