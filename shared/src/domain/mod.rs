@@ -39,7 +39,7 @@ pub use contract::{CampaignContractTerms, Contract, ContractRecord, NewContract}
 pub use contract_rules::{ContractRuleViolation, SignDecision, SigningChannel, check_can_sign};
 pub use email::Email;
 pub use error::{DomainError, FieldError, InvalidValue, ValidationErrors};
-pub use influencer::{Influencer, InfluencerRecord, NewInfluencer};
+pub use influencer::{Influencer, InfluencerRecord, NewInfluencer, RegisterInfluencer};
 pub use kinds::{CommissionType, ContractType, ReportType};
 pub use money::{Currency, Money};
 pub use period::parse_rfc3339;

@@ -3,6 +3,8 @@
 
 use std::{collections::HashMap, fmt::Display, str::FromStr};
 
+use serde::de::{DeserializeOwned, value::MapDeserializer};
+
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 
@@ -81,29 +83,17 @@ impl ListQuery {
         page
     }
 
-    /// A filter parsed as `T` (an enum of the domain); an unknown value is an error, and
-    /// so is a blank one (`?estado=`: the document's enum does not list it).
-    pub fn parsed<T>(&self, name: &str, errors: &mut ValidationErrors) -> Option<T>
-    where
-        T: FromStr,
-        T::Err: Display,
-    {
-        let raw = self.0.get(name)?.trim();
-        match raw.parse() {
-            Ok(value) => Some(value),
-            Err(error) => {
-                errors.push(FieldError::new(name, error.to_string()));
-                None
-            }
-        }
-    }
-
-    /// A free-text filter; blank counts as absent.
-    pub fn text(&self, name: &str) -> Option<&str> {
-        self.0
-            .get(name)
-            .map(|value| value.trim())
-            .filter(|value| !value.is_empty())
+    /// This endpoint's filters, as its filter struct (`Deserialize` for reading and
+    /// `IntoParams` for the document: one description of the filters). Unknown
+    /// parameters are ignored; the struct's fields are strings, parsed by
+    /// [`parse_filter`] and [`text_filter`] so that every bad one is listed.
+    pub fn filters<F: DeserializeOwned>(&self) -> Result<F, ApiError> {
+        let pairs = self
+            .0
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()));
+        F::deserialize(MapDeserializer::<_, serde::de::value::Error>::new(pairs))
+            .map_err(|error| ApiError::BadRequest(format!("the query is not valid: {error}")))
     }
 
     /// Turns the collected errors into a 422, or passes `value` through.
@@ -114,6 +104,27 @@ impl ListQuery {
             Err(ApiError::Validation(errors))
         }
     }
+}
+
+/// A filter parsed as `T` (an enum of the domain); an unknown value is an error, and so
+/// is a blank one (`?estado=`: the document's enum does not list it).
+pub fn parse_filter<T>(name: &str, raw: Option<&str>, errors: &mut ValidationErrors) -> Option<T>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    match raw?.trim().parse() {
+        Ok(value) => Some(value),
+        Err(error) => {
+            errors.push(FieldError::new(name, error.to_string()));
+            None
+        }
+    }
+}
+
+/// A free-text filter, trimmed; blank counts as absent.
+pub fn text_filter(raw: Option<&str>) -> Option<&str> {
+    raw.map(str::trim).filter(|value| !value.is_empty())
 }
 
 #[cfg(test)]
@@ -150,8 +161,7 @@ mod tests {
     fn an_unknown_filter_value_names_the_parameter() {
         for value in ["dormido", "", "  "] {
             let mut errors = ValidationErrors::new();
-            let state: Option<InfluencerState> =
-                ListQuery::from_pairs([("estado", value)]).parsed("estado", &mut errors);
+            let state: Option<InfluencerState> = parse_filter("estado", Some(value), &mut errors);
             assert!(state.is_none());
             assert_eq!(
                 errors.fields().collect::<Vec<_>>(),
@@ -160,7 +170,7 @@ mod tests {
             );
         }
         let mut errors = ValidationErrors::new();
-        let absent: Option<InfluencerState> = ListQuery::default().parsed("estado", &mut errors);
+        let absent: Option<InfluencerState> = parse_filter("estado", None, &mut errors);
         assert!(absent.is_none() && errors.is_empty());
     }
 }
