@@ -3,7 +3,7 @@
 
 use std::{collections::HashMap, fmt::Display, str::FromStr};
 
-use serde::de::{DeserializeOwned, value::MapDeserializer};
+use serde::de::DeserializeOwned;
 
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
@@ -88,11 +88,14 @@ impl ListQuery {
     /// parameters are ignored; the struct's fields are strings, parsed by
     /// [`parse_filter`] and [`text_filter`] so that every bad one is listed.
     pub fn filters<F: DeserializeOwned>(&self) -> Result<F, ApiError> {
-        let pairs = self
+        // Through a JSON object of strings: serde's plain map deserializer reads no
+        // `Option` fields.
+        let object = self
             .0
             .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()));
-        F::deserialize(MapDeserializer::<_, serde::de::value::Error>::new(pairs))
+            .map(|(name, value)| (name.clone(), serde_json::Value::String(value.clone())))
+            .collect::<serde_json::Map<_, _>>();
+        serde_json::from_value(serde_json::Value::Object(object))
             .map_err(|error| ApiError::BadRequest(format!("the query is not valid: {error}")))
     }
 
@@ -155,6 +158,24 @@ mod tests {
             ListQuery::from_pairs([(name, value)]).page(&mut errors);
             assert_eq!(errors.fields().collect::<Vec<_>>(), vec![name]);
         }
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Filters {
+        estado: Option<String>,
+        categoria: Option<String>,
+    }
+
+    #[test]
+    fn filters_read_as_their_struct_ignoring_other_parameters() {
+        let query = ListQuery::from_pairs([("estado", "activo"), ("limite", "5")]);
+        assert_eq!(
+            query.filters::<Filters>().unwrap(),
+            Filters {
+                estado: Some("activo".into()),
+                categoria: None
+            }
+        );
     }
 
     #[test]

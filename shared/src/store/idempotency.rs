@@ -96,19 +96,3 @@ pub async fn claim(
         Some(false) | None => Claim::Conflict,
     })
 }
-
-/// Whether `request` was claimed with this very body (for a create that conflicted on the
-/// resource before reaching [`claim`]).
-pub async fn stored_request(
-    conn: &mut PgConnection,
-    scope: Scope,
-    id: Uuid,
-) -> Result<Option<Value>, StoreError> {
-    let request: Option<Json<Value>> =
-        sqlx::query_scalar("SELECT request FROM idempotency WHERE scope = $1 AND id = $2")
-            .bind(scope.as_str())
-            .bind(id)
-            .fetch_optional(conn)
-            .await?;
-    Ok(request.map(|json| json.0))
-}
