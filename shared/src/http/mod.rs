@@ -11,6 +11,7 @@ pub mod problem;
 pub mod push_auth;
 pub mod query;
 mod runtime;
+pub mod schemas;
 mod serve;
 pub mod telemetry;
 pub mod tls;

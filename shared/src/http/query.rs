@@ -3,7 +3,8 @@
 
 use std::{collections::HashMap, fmt::Display, str::FromStr};
 
-use serde::de::DeserializeOwned;
+use serde::{Deserialize, de::DeserializeOwned};
+use utoipa::IntoParams;
 
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
@@ -63,24 +64,9 @@ impl ListQuery {
 
     /// `limite` (1..=100, default 50) and `offset` (>= 0, default 0).
     pub fn page(&self, errors: &mut ValidationErrors) -> Page {
-        let mut page = Page::default();
-        // Present but blank is refused too: the document's integer has no empty value.
-        if let Some(raw) = self.0.get("limite").map(|raw| raw.trim()) {
-            match raw.parse::<i64>() {
-                Ok(limit) if (1..=100).contains(&limit) => page.limit = limit,
-                _ => errors.push(FieldError::new(
-                    "limite",
-                    "must be an integer from 1 to 100",
-                )),
-            }
-        }
-        if let Some(raw) = self.0.get("offset").map(|raw| raw.trim()) {
-            match raw.parse::<i64>() {
-                Ok(offset) if offset >= 0 => page.offset = offset,
-                _ => errors.push(FieldError::new("offset", "must be an integer >= 0")),
-            }
-        }
-        page
+        self.filters::<PageParams>()
+            .map(|params| params.into_page(errors))
+            .unwrap_or_default()
     }
 
     /// This endpoint's filters, as its filter struct (`Deserialize` for reading and
@@ -106,6 +92,42 @@ impl ListQuery {
         } else {
             Err(ApiError::Validation(errors))
         }
+    }
+}
+
+/// `limite` and `offset` of every list, read as strings so that a bad one is a field
+/// error in the 422 like any other (and documented as the integers they are).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// How many items to return (1..=100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100, default = 50)]
+    limite: Option<String>,
+    /// How many items to skip.
+    #[param(value_type = Option<i64>, minimum = 0, default = 0)]
+    offset: Option<String>,
+}
+
+impl PageParams {
+    fn into_page(self, errors: &mut ValidationErrors) -> Page {
+        let mut page = Page::default();
+        // Present but blank is refused too: the document's integer has no empty value.
+        if let Some(raw) = self.limite.as_deref().map(str::trim) {
+            match raw.parse::<i64>() {
+                Ok(limit) if (1..=100).contains(&limit) => page.limit = limit,
+                _ => errors.push(FieldError::new(
+                    "limite",
+                    "must be an integer from 1 to 100",
+                )),
+            }
+        }
+        if let Some(raw) = self.offset.as_deref().map(str::trim) {
+            match raw.parse::<i64>() {
+                Ok(offset) if offset >= 0 => page.offset = offset,
+                _ => errors.push(FieldError::new("offset", "must be an integer >= 0")),
+            }
+        }
+        page
     }
 }
 
