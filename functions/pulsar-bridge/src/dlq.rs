@@ -24,7 +24,7 @@ use std::{
     time::Duration,
 };
 
-use alpes_shared::bus::{DEFAULT_NAMESPACE, parse_namespace};
+use alpes_shared::config::PulsarVars;
 use chrono::Utc;
 use futures::StreamExt;
 use pulsar::{
@@ -203,28 +203,27 @@ pub struct Settings {
     pub token: Option<String>,
 }
 
+/// The command's variables as set (see [`alpes_shared::config`]).
+#[derive(serde::Deserialize)]
+struct SettingsVars {
+    pulsar_admin_url: Option<String>,
+    #[serde(flatten)]
+    pulsar: PulsarVars,
+}
+
 impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let get = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let pulsar_url = crate::config::pulsar_url(&get)?;
-        let admin_url = get("PULSAR_ADMIN_URL")
+        let vars: SettingsVars = alpes_shared::config::read(alpes_shared::config::process_env())?;
+        let pulsar_url = vars.pulsar.url(None)?;
+        let admin_url = vars
+            .pulsar_admin_url
             .or_else(|| crate::config::default_admin_url(&pulsar_url))
-            .ok_or_else(|| ConfigError {
-                variable: "PULSAR_ADMIN_URL".into(),
-                message: "not set".into(),
-            })?;
-        let namespace = match get("PULSAR_NAMESPACE") {
-            Some(raw) => parse_namespace(&raw).map_err(|message| ConfigError {
-                variable: "PULSAR_NAMESPACE".into(),
-                message,
-            })?,
-            None => DEFAULT_NAMESPACE.to_owned(),
-        };
+            .ok_or_else(|| ConfigError::new("PULSAR_ADMIN_URL", "not set"))?;
         Ok(Self {
             pulsar_url,
             admin_url,
-            namespace,
-            token: get("PULSAR_TOKEN"),
+            namespace: vars.pulsar.namespace()?,
+            token: vars.pulsar.token(),
         })
     }
 }
