@@ -1,5 +1,6 @@
-//! The bridge's configuration: environment variables only, read once at start into these
-//! types. Every error names the variable (or the `BRIDGE_ROUTES` entry and field) at fault.
+//! The bridge's configuration: environment variables only, read once at start through the
+//! shared reader ([`alpes_shared::config`]) into these types. Every error names the
+//! variable (or the `BRIDGE_ROUTES` entry and field) at fault.
 //!
 //! The variables are listed in `docs/BRIDGE.md` and in the crate documentation.
 

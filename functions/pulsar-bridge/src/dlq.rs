@@ -34,7 +34,7 @@ use pulsar::{
 };
 
 use crate::{
-    config::{ConfigError, short_topic},
+    config::{ConfigError, Secret, short_topic},
     delivery::DEAD_LETTER_SUBSCRIPTION,
     message::{format_message_id, property, rfc3339},
 };
@@ -55,11 +55,11 @@ type ByteConsumer = Consumer<Vec<u8>, TokioExecutor>;
 pub struct Admin {
     http: reqwest::Client,
     base: String,
-    token: Option<String>,
+    token: Option<Secret>,
 }
 
 impl Admin {
-    pub fn new(http: reqwest::Client, base: &str, token: Option<String>) -> Self {
+    pub fn new(http: reqwest::Client, base: &str, token: Option<Secret>) -> Self {
         Self {
             http,
             base: base.trim_end_matches('/').to_owned(),
@@ -71,7 +71,7 @@ impl Admin {
     async fn get(&self, path: &str) -> Result<Option<serde_json::Value>, String> {
         let url = format!("{}/admin/v2/{path}", self.base);
         let mut request = self.http.get(&url).timeout(ADMIN_TIMEOUT);
-        if let Some(token) = &self.token {
+        if let Some(Secret(token)) = &self.token {
             request = request.bearer_auth(token);
         }
         let response = request
@@ -200,7 +200,7 @@ pub struct Settings {
     pub pulsar_url: String,
     pub admin_url: String,
     pub namespace: String,
-    pub token: Option<String>,
+    pub token: Option<Secret>,
 }
 
 /// The command's variables as set (see [`alpes_shared::config`]).
@@ -223,7 +223,7 @@ impl Settings {
             pulsar_url,
             admin_url,
             namespace: vars.pulsar.namespace()?,
-            token: vars.pulsar.token(),
+            token: vars.pulsar.token().map(Secret),
         })
     }
 }
@@ -361,7 +361,7 @@ pub async fn run(
 
 async fn connect(settings: &Settings) -> Result<Client, String> {
     let mut builder = Pulsar::builder(&settings.pulsar_url, TokioExecutor);
-    if let Some(token) = &settings.token {
+    if let Some(Secret(token)) = &settings.token {
         builder = builder.with_auth(Authentication {
             name: "token".into(),
             data: token.clone().into_bytes(),
