@@ -86,10 +86,17 @@ impl TokenSource {
                 endpoint,
                 credentials,
             } => {
-                let audience_credentials = lock(credentials)
-                    .entry(audience.to_owned())
-                    .or_insert_with(|| Arc::new(id_token_credentials(endpoint, audience)))
-                    .clone();
+                let audience_credentials = {
+                    let mut credentials = lock(credentials);
+                    match credentials.get(audience) {
+                        Some(known) => known.clone(),
+                        None => {
+                            let new = Arc::new(id_token_credentials(endpoint, audience)?);
+                            credentials.insert(audience.to_owned(), new.clone());
+                            new
+                        }
+                    }
+                };
                 // The crate's refresh task panics on a token without `exp` (the metadata
                 // server always sets it), and the wait then panics too: an error here.
                 let fetch = AssertUnwindSafe(audience_credentials.id_token()).catch_unwind();
@@ -118,12 +125,12 @@ impl TokenSource {
 /// details, as the bridge always asked for). The crate reads `GCE_METADATA_HOST` itself too,
 /// and prefers it to `endpoint`; the bridge's configuration takes its host from the same
 /// variable, so the two agree.
-fn id_token_credentials(endpoint: &str, audience: &str) -> IDTokenCredentials {
+fn id_token_credentials(endpoint: &str, audience: &str) -> Result<IDTokenCredentials, AuthError> {
     Builder::new(audience)
         .with_endpoint(endpoint)
         .with_format(Format::Full)
         .build()
-        .expect("metadata-server ID-token credentials build without I/O")
+        .map_err(|error| AuthError::Request(error_chain(&error)))
 }
 
 fn lock(credentials: &Mutex<Credentials>) -> MutexGuard<'_, Credentials> {
