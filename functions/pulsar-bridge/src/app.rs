@@ -153,7 +153,7 @@ pub async fn start(
         .tcp_nodelay(true)
         .pool_idle_timeout(Duration::from_secs(60))
         .build()?;
-    let tokens = TokenSource::new(&config.push_auth, http.clone())?;
+    let tokens = TokenSource::new(&config.push_auth)?;
     let pusher = Arc::new(Pusher::new(http.clone(), tokens));
     for skipped in &config.skipped_routes {
         tracing::warn!(

@@ -102,6 +102,12 @@ pub struct SkippedRoute {
 /// (`BRIDGE_MIN_BACKOFF_MS`) doubling, at most `max` (`BRIDGE_MAX_BACKOFF_MS`); the wait is
 /// drawn uniformly between half the ceiling (never below `initial`) and the ceiling, so it
 /// always lies within `[initial, max]`.
+///
+/// Written here rather than taken from a backoff crate (`backon`, `exponential-backoff`):
+/// the bridge needs the wait after the n-th failure of a message whose count travels in its
+/// properties across redeliveries, in exact `Duration` arithmetic and within these bounds;
+/// those crates are stateful iterators with their own jitter ranges (docs/DECISIONS.md,
+/// "Maintained crates").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
     pub initial: Duration,
@@ -138,12 +144,10 @@ impl Backoff {
     }
 }
 
-/// A uniform number in `[0, 1)` from the operating system's randomness: the first 48 bits
-/// of a v4 UUID (which the workspace already depends on), all random (the version and
-/// variant bits come later).
+/// A uniform number in `[0, 1)`: `fastrand`'s generator (per thread, seeded from the
+/// operating system), enough to spread retries apart; nothing secret depends on it.
 pub fn random_unit() -> f64 {
-    let bits = (uuid::Uuid::new_v4().as_u128() >> 80) as u64;
-    bits as f64 / (1u64 << 48) as f64
+    fastrand::f64()
 }
 
 /// Parses a retry budget: plain seconds, or a number with a unit suffix `s`, `m`, `h`
