@@ -295,7 +295,6 @@ pub struct DateTimeOrBlankSchema;
 
 impl PartialSchema for DateTimeOrBlankSchema {
     fn schema() -> RefOr<Schema> {
-        let ws = WHITESPACE_CLASS;
         Schema::AnyOf(
             AnyOfBuilder::new()
                 .item(ObjectBuilder::new().schema_type(Type::String).format(Some(
@@ -306,7 +305,7 @@ impl PartialSchema for DateTimeOrBlankSchema {
                 .item(
                     ObjectBuilder::new()
                         .schema_type(Type::String)
-                        .pattern(Some(format!("^[{ws}]*$"))),
+                        .pattern(Some(blank_pattern())),
                 )
                 .description(Some("RFC 3339 date-time; blank is absent"))
                 .build(),
@@ -344,6 +343,11 @@ impl ToSchema for UnstoredTextSchema {
 /// body of a regular-expression class (ECMA-262 and Python `re` read it alike).
 const WHITESPACE_CLASS: &str =
     r"\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+/// A blank value: nothing but [`WHITESPACE_CLASS`] (what the domain reads as absent).
+fn blank_pattern() -> String {
+    format!("^[{WHITESPACE_CLASS}]*$")
+}
+
 /// `char::is_control` (Unicode `Cc`).
 const CONTROL_CLASS: &str = r"\u0000-\u001f\u007f-\u009f";
 /// `char::is_control` but tab, line feed and carriage return (free text).
@@ -445,7 +449,7 @@ pub fn together(api: &mut openapi::OpenApi, schema: &str, fields: &[&str]) {
             *field,
             ObjectBuilder::new()
                 .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-                .pattern(Some(format!("^[{ws}]*$"))),
+                .pattern(Some(blank_pattern())),
         );
         all = all.required(*field).property(
             *field,
