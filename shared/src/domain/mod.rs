@@ -34,8 +34,11 @@ pub(crate) mod wire_enum;
 
 pub use campaign::{Campaign, CampaignInfluencer, CampaignRecord, NewCampaign};
 pub use categories::Categories;
-pub use compensation::CancellationReason;
-pub use contract::{CampaignContractTerms, Contract, ContractRecord, NewContract};
+pub use compensation::{CancellationReason, CompensateCampaign};
+pub use contract::{
+    CampaignContractTerms, Contract, ContractRecord, NewContract, SignCampaignContract,
+    SignContract,
+};
 pub use contract_rules::{ContractRuleViolation, SignDecision, SigningChannel, check_can_sign};
 pub use email::Email;
 pub use error::{DomainError, FieldError, InvalidValue, ValidationErrors};

@@ -1,10 +1,15 @@
 //! Event payloads as the use cases' commands: one conversion per payload, so that each
 //! rule of reading the wire is written once. A payload that converts to no command is a
-//! permanent failure for the consumer (it can never be handled), never a retry.
+//! permanent failure for the consumer (it can never be handled), never a retry; unless
+//! the payload asks for nothing (a campaign without influencer needs no contract).
 //!
 //! One file per aggregate the commands are about.
 
+mod contract;
 mod influencer;
+mod report;
+
+pub use contract::NoContractAsked;
 
 use uuid::Uuid;
 
