@@ -368,3 +368,45 @@ async fn list_seed(
 ) -> Result<Json<Vec<InfluencerBody>>, ApiError> {
     list(state, query).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_maps_its_spanish_names_onto_the_domain_input() {
+        let request: RegisterInfluencerRequest = serde_json::from_value(serde_json::json!({
+            "nombre": "Ana",
+            "email": "ana@example.com",
+            "categorias": ["moda"],
+            "plataformas": ["instagram"],
+            "descripcion": "d",
+            "biografia": "b",
+            "sitio_web": "https://a.co",
+            "telefono": "1234567"
+        }))
+        .unwrap();
+
+        assert_eq!(
+            NewInfluencer::from(request),
+            NewInfluencer {
+                name: Some("Ana".into()),
+                email: Some("ana@example.com".into()),
+                categories: Some(vec!["moda".into()]),
+                platforms: Some(vec!["instagram".into()]),
+                description: Some("d".into()),
+                biography: Some("b".into()),
+                website: Some("https://a.co".into()),
+                phone: Some("1234567".into())
+            }
+        );
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused() {
+        // Nothing the API does not know is stored.
+        let body = serde_json::json!({"nombre": "Ana", "apodo": "x"});
+        let error = serde_json::from_value::<RegisterInfluencerRequest>(body).unwrap_err();
+        assert!(error.to_string().contains("apodo"), "{error}");
+    }
+}

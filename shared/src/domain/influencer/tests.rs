@@ -158,6 +158,55 @@ fn given_eleven_categories_when_registered_then_refused() {
 }
 
 #[test]
+fn given_pending_influencer_when_activated_then_activo() {
+    let mut influencer = register(valid_input()).unwrap();
+
+    assert_eq!(influencer.activate(), Ok(Transition::Changed));
+    assert_eq!(influencer.state(), InfluencerState::Activo);
+}
+
+#[test]
+fn given_pending_influencer_when_suspended_or_deactivated_then_moves() {
+    let mut suspended = register(valid_input()).unwrap();
+    let mut deactivated = register(valid_input()).unwrap();
+
+    assert_eq!(suspended.suspend(), Ok(Transition::Changed));
+    assert_eq!(deactivated.deactivate(), Ok(Transition::Changed));
+    assert_eq!(suspended.state(), InfluencerState::Suspendido);
+    assert_eq!(deactivated.state(), InfluencerState::Inactivo);
+}
+
+#[test]
+fn given_active_influencer_when_activated_again_then_unchanged() {
+    let mut influencer = register(valid_input()).unwrap();
+    assert_eq!(influencer.activate(), Ok(Transition::Changed));
+
+    assert_eq!(influencer.activate(), Ok(Transition::Unchanged));
+}
+
+#[test]
+fn given_suspended_influencer_when_reactivated_then_activo() {
+    let mut influencer = register(valid_input()).unwrap();
+    assert_eq!(influencer.suspend(), Ok(Transition::Changed));
+
+    assert_eq!(influencer.activate(), Ok(Transition::Changed));
+}
+
+#[test]
+fn given_inactive_influencer_when_suspended_then_refused() {
+    let mut influencer = register(valid_input()).unwrap();
+    assert_eq!(influencer.deactivate(), Ok(Transition::Changed));
+
+    let error = influencer.suspend().unwrap_err();
+
+    assert_eq!(
+        error.to_string(),
+        "influencer cannot go from inactivo to suspendido"
+    );
+    assert_eq!(influencer.state(), InfluencerState::Inactivo);
+}
+
+#[test]
 fn given_record_when_restored_then_identical() {
     let influencer = register(valid_input()).unwrap();
 
