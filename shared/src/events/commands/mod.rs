@@ -4,7 +4,9 @@
 //!
 //! One file per aggregate the commands are about.
 
+mod campaign;
 mod influencer;
+mod report;
 
 use uuid::Uuid;
 
