@@ -32,7 +32,9 @@ mod text;
 mod website;
 pub(crate) mod wire_enum;
 
-pub use campaign::{Campaign, CampaignInfluencer, CampaignRecord, NewCampaign};
+pub use campaign::{
+    Campaign, CampaignInfluencer, CampaignRecord, CreateCampaign, NewCampaign, WelcomeInfluencer,
+};
 pub use categories::Categories;
 pub use compensation::{CancellationReason, CompensateCampaign};
 pub use contract::{

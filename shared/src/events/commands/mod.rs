@@ -5,6 +5,7 @@
 //!
 //! One file per aggregate the commands are about.
 
+mod campaign;
 mod contract;
 mod influencer;
 mod report;
