@@ -463,23 +463,18 @@ async fn an_id_is_claimed_once_then_replayed_with_the_same_request_only(
 ) {
     let pool = alpes(connect);
     let id = Uuid::now_v7();
-    let request = idempotency::Request::new(id, json!({"id": id, "nombre": "Ana"}));
-    let other = idempotency::Request::new(id, json!({"id": id, "nombre": "Bea"}));
+    let request =
+        idempotency::Request::new(Scope::Influencer, id, json!({"id": id, "nombre": "Ana"}));
+    let other =
+        idempotency::Request::new(Scope::Influencer, id, json!({"id": id, "nombre": "Bea"}));
+    let as_campaign = idempotency::Request::new(Scope::Campaign, id, json!({"id": id}));
     let mut tx = pool.begin().await.unwrap();
     let claims = [
-        idempotency::claim(&mut tx, Scope::Influencer, &request)
-            .await
-            .unwrap(),
-        idempotency::claim(&mut tx, Scope::Influencer, &request)
-            .await
-            .unwrap(),
-        idempotency::claim(&mut tx, Scope::Influencer, &other)
-            .await
-            .unwrap(),
+        idempotency::claim(&mut tx, &request).await.unwrap(),
+        idempotency::claim(&mut tx, &request).await.unwrap(),
+        idempotency::claim(&mut tx, &other).await.unwrap(),
         // Ids are unique per kind: the same id names another campaign.
-        idempotency::claim(&mut tx, Scope::Campaign, &other)
-            .await
-            .unwrap(),
+        idempotency::claim(&mut tx, &as_campaign).await.unwrap(),
     ];
     assert_eq!(
         claims,
@@ -489,9 +484,7 @@ async fn an_id_is_claimed_once_then_replayed_with_the_same_request_only(
     tx.rollback().await.unwrap();
     let mut tx = pool.begin().await.unwrap();
     assert_eq!(
-        idempotency::claim(&mut tx, Scope::Influencer, &other)
-            .await
-            .unwrap(),
+        idempotency::claim(&mut tx, &other).await.unwrap(),
         Claim::New
     );
 }
@@ -537,11 +530,9 @@ async fn the_idempotency_migration_keeps_earlier_requests(
 
     let pool = alpes(connect);
     let mut tx = pool.begin().await.unwrap();
-    let replay = idempotency::Request::new(id, body);
+    let replay = idempotency::Request::new(Scope::Influencer, id, body);
     assert_eq!(
-        idempotency::claim(&mut tx, Scope::Influencer, &replay)
-            .await
-            .unwrap(),
+        idempotency::claim(&mut tx, &replay).await.unwrap(),
         Claim::Replay
     );
     let moved: i64 = sqlx::query_scalar("SELECT count(*) FROM idempotency")

@@ -5,16 +5,12 @@ use alpes_shared::{
     domain::{CancellationReason, CompensateCampaign, Report},
     events::{EventMetadata, ReportEventType, report_event},
     http::{Begun, Origin, Runtime, Write},
-    store::{StoreError, idempotency::Scope, reports},
+    store::{StoreError, reports},
 };
 use chrono::Utc;
 use uuid::Uuid;
 
 use crate::NAME;
-
-/// The write helper's scope names what an API create's id identifies; these writes
-/// create nothing under a client's id, so it is never used.
-const UNCLAIMED: Scope = Scope::Campaign;
 
 /// What compensating a campaign did.
 pub enum Compensated {
@@ -40,7 +36,7 @@ pub async fn compensate_campaign(
     cause: &EventMetadata,
 ) -> Result<Compensated, StoreError> {
     let origin = Origin::Event(cause);
-    let Begun::Write(mut write) = runtime.begin_write(UNCLAIMED, origin).await? else {
+    let Begun::Write(mut write) = runtime.begin_write(origin).await? else {
         return Ok(Compensated::AlreadyHandled);
     };
     let campaign_id = command.campaign_id.as_str();
@@ -76,7 +72,7 @@ pub async fn compensate_report(
     reason: CancellationReason,
 ) -> Result<Option<Report>, StoreError> {
     let origin = Origin::Api(None);
-    let Begun::Write(mut write) = runtime.begin_write(UNCLAIMED, origin).await? else {
+    let Begun::Write(mut write) = runtime.begin_write(origin).await? else {
         unreachable!("no claim and no inbox over the API");
     };
     let Some(report) = reports::find_for_update(write.conn(), id).await? else {

@@ -12,7 +12,10 @@ use alpes_shared::{
         },
         query::{parse_filter, text_filter},
     },
-    store::{campaigns::CampaignFilter, idempotency},
+    store::{
+        campaigns::CampaignFilter,
+        idempotency::{self, Scope},
+    },
 };
 use axum::{
     Json, Router,
@@ -273,7 +276,7 @@ async fn create(
     request: CreateRequest<CreateCampaignRequest>,
 ) -> Result<Response, ApiError> {
     let CreateRequest { id, input, body } = request;
-    let claim = id.map(|id| idempotency::Request::new(id, body));
+    let claim = id.map(|id| idempotency::Request::new(Scope::Campaign, id, body));
     let command = CreateCampaign {
         id: id.unwrap_or_else(Uuid::now_v7),
         details: input.into(),

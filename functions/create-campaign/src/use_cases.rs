@@ -9,7 +9,6 @@ use alpes_shared::{
     store::{
         Constraint, Page, StoreError,
         campaigns::{self, CampaignFilter},
-        idempotency::Scope,
     },
 };
 use chrono::Utc;
@@ -59,7 +58,7 @@ pub async fn create(
         id: campaign.id(),
         with_another_body,
     };
-    let write = match runtime.begin_write(Scope::Campaign, origin).await? {
+    let write = match runtime.begin_write(origin).await? {
         Begun::Write(write) => write,
         Begun::Replay(id) => {
             let stored = find(runtime, id).await?.ok_or_else(|| id_taken(false))?;
@@ -96,7 +95,7 @@ pub async fn welcome(
         Uuid::now_v7(),
         Utc::now(),
     );
-    let write = match runtime.begin_write(Scope::Campaign, origin).await? {
+    let write = match runtime.begin_write(origin).await? {
         Begun::Write(write) => write,
         Begun::AlreadyHandled => return Ok(Welcomed::AlreadyWelcomed),
         Begun::Replay(_) | Begun::IdConflict(_) => unreachable!("an event claims no id"),

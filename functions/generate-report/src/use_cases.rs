@@ -26,7 +26,6 @@ use alpes_shared::{
     http::{Begun, Origin, Runtime},
     store::{
         Constraint, Page, StoreError,
-        idempotency::Scope,
         reports::{self, ReportFilter},
     },
 };
@@ -91,10 +90,7 @@ async fn decide(
     cause: &EventMetadata,
 ) -> Result<Recorded, StoreError> {
     // An event claims no id: the scope only names what an API create's id would be.
-    let mut write = match runtime
-        .begin_write(Scope::Campaign, Origin::Event(cause))
-        .await?
-    {
+    let mut write = match runtime.begin_write(Origin::Event(cause)).await? {
         Begun::Write(write) => write,
         Begun::AlreadyHandled => return Ok(Recorded::AlreadyHandled),
         Begun::Replay(_) | Begun::IdConflict(_) => unreachable!("an event claims no id"),

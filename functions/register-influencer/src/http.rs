@@ -9,7 +9,10 @@ use alpes_shared::{
         openapi::{self, CategorySchema, InfluencerStateSchema, PageParams, PlatformSchema},
         query::{parse_filter, text_filter},
     },
-    store::{idempotency, influencers::InfluencerFilter},
+    store::{
+        idempotency::{self, Scope},
+        influencers::InfluencerFilter,
+    },
 };
 use axum::{
     Json, Router,
@@ -266,7 +269,7 @@ async fn registration(
     request: CreateRequest<RegisterInfluencerRequest>,
 ) -> Result<(Influencer, bool), ApiError> {
     let CreateRequest { id, input, body } = request;
-    let claim = id.map(|id| idempotency::Request::new(id, body));
+    let claim = id.map(|id| idempotency::Request::new(Scope::Influencer, id, body));
     let command = RegisterInfluencer {
         id: id.unwrap_or_else(Uuid::now_v7),
         details: input.into(),

@@ -7,7 +7,6 @@ use alpes_shared::{
     http::{Begun, Origin, Runtime},
     store::{
         Constraint, Page, StoreError,
-        idempotency::Scope,
         influencers::{self, InfluencerFilter},
     },
 };
@@ -53,7 +52,7 @@ pub async fn register(
         id: influencer.id(),
         with_another_body,
     };
-    let mut write = match runtime.begin_write(Scope::Influencer, origin).await? {
+    let mut write = match runtime.begin_write(origin).await? {
         Begun::Write(write) => write,
         Begun::AlreadyHandled => return Ok(Registered::AlreadyHandled),
         Begun::Replay(id) => {

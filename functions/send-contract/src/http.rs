@@ -9,7 +9,10 @@ use alpes_shared::{
         openapi::{self, ContractStateSchema, ContractTypeSchema, PageParams},
         query::{parse_filter, text_filter},
     },
-    store::{contracts::ContractFilter, idempotency},
+    store::{
+        contracts::ContractFilter,
+        idempotency::{self, Scope},
+    },
 };
 use axum::{
     Json, Router,
@@ -423,7 +426,7 @@ async fn sign_request(
     request: CreateRequest<SignContractRequest>,
 ) -> Result<Response, ApiError> {
     let CreateRequest { id, input, body } = request;
-    let claim = id.map(|id| idempotency::Request::new(id, body));
+    let claim = id.map(|id| idempotency::Request::new(Scope::Contract, id, body));
     let command = SignContract {
         id: id.unwrap_or_else(Uuid::now_v7),
         terms: input.into(),

@@ -18,8 +18,7 @@ use alpes_shared::{
     store::{
         Constraint, Page, StoreError,
         contracts::{self, ContractFilter},
-        idempotency::{self, Scope},
-        inbox,
+        idempotency, inbox,
     },
 };
 use chrono::{DateTime, Utc};
@@ -64,7 +63,7 @@ pub async fn sign(
         with_another_body,
     };
     let origin = Origin::Api(claim);
-    let mut write = match runtime.begin_write(Scope::Contract, origin).await? {
+    let mut write = match runtime.begin_write(origin).await? {
         Begun::Write(write) => write,
         Begun::AlreadyHandled => unreachable!("no inbox over the API"),
         Begun::Replay(id) => {
@@ -152,7 +151,7 @@ async fn decide(
     forced_rejection: Option<String>,
 ) -> Result<Step, StoreError> {
     let origin = Origin::Event(cause);
-    let Begun::Write(mut write) = runtime.begin_write(Scope::Contract, origin).await? else {
+    let Begun::Write(mut write) = runtime.begin_write(origin).await? else {
         return Ok(Step::AlreadyHandled);
     };
     if let Some((campaign, influencer)) = &command.pair {

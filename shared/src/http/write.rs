@@ -11,7 +11,7 @@ use crate::{
     events::{EventMetadata, IntegrationEvent},
     store::{
         StoreError,
-        idempotency::{self, Claim, Scope},
+        idempotency::{self, Claim},
         inbox,
         outbox::{Enqueued, OutboxMessage},
     },
@@ -62,8 +62,8 @@ pub struct Write {
 }
 
 impl Runtime {
-    /// Starts a write for `origin`. `scope` names what an API create's id identifies.
-    pub async fn begin_write(&self, scope: Scope, origin: Origin<'_>) -> Result<Begun, StoreError> {
+    /// Starts a write for `origin`.
+    pub async fn begin_write(&self, origin: Origin<'_>) -> Result<Begun, StoreError> {
         let mut tx = self.pool.begin().await?;
         match origin {
             Origin::Event(cause) => {
@@ -71,13 +71,11 @@ impl Runtime {
                     return Ok(Begun::AlreadyHandled);
                 }
             }
-            Origin::Api(Some(request)) => {
-                match idempotency::claim(&mut tx, scope, request).await? {
-                    Claim::New => {}
-                    Claim::Replay => return Ok(Begun::Replay(request.id())),
-                    Claim::Conflict => return Ok(Begun::IdConflict(request.id())),
-                }
-            }
+            Origin::Api(Some(request)) => match idempotency::claim(&mut tx, request).await? {
+                Claim::New => {}
+                Claim::Replay => return Ok(Begun::Replay(request.id())),
+                Claim::Conflict => return Ok(Begun::IdConflict(request.id())),
+            },
             Origin::Api(None) => {}
         }
         Ok(Begun::Write(Write {

@@ -38,14 +38,15 @@ impl Scope {
 /// to the use cases: they pass it from the adapter to [`claim`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
+    scope: Scope,
     id: Uuid,
     body: Value,
 }
 
 impl Request {
-    /// The request `body` that asked for the resource `id`.
-    pub fn new(id: Uuid, body: Value) -> Self {
-        Self { id, body }
+    /// The request `body` that asked for the resource `id` of kind `scope`.
+    pub fn new(scope: Scope, id: Uuid, body: Value) -> Self {
+        Self { scope, id, body }
     }
 
     pub fn id(&self) -> Uuid {
@@ -64,17 +65,13 @@ pub enum Claim {
     Conflict,
 }
 
-/// Claims `request`'s id for `scope` inside the caller's transaction.
-pub async fn claim(
-    tx: &mut PgConnection,
-    scope: Scope,
-    request: &Request,
-) -> Result<Claim, StoreError> {
+/// Claims `request`'s id inside the caller's transaction.
+pub async fn claim(tx: &mut PgConnection, request: &Request) -> Result<Claim, StoreError> {
     let inserted = sqlx::query(
         "INSERT INTO idempotency (scope, id, request) VALUES ($1, $2, $3)
          ON CONFLICT (scope, id) DO NOTHING",
     )
-    .bind(scope.as_str())
+    .bind(request.scope.as_str())
     .bind(request.id)
     .bind(Json(&request.body))
     .execute(&mut *tx)
@@ -85,7 +82,7 @@ pub async fn claim(
     }
     let same: Option<bool> =
         sqlx::query_scalar("SELECT request = $3 FROM idempotency WHERE scope = $1 AND id = $2")
-            .bind(scope.as_str())
+            .bind(request.scope.as_str())
             .bind(request.id)
             .bind(Json(&request.body))
             .fetch_optional(&mut *tx)
