@@ -10,7 +10,7 @@ use alpes_shared::{
             self, CampaignStateSchema, CategorySchema, CommissionTypeSchema, ContractTypeSchema,
             PageParams,
         },
-        query::{parse_filter, text_filter},
+        query::{Filters, parse_filter, text_filter},
     },
     store::{
         campaigns::CampaignFilter,
@@ -241,7 +241,9 @@ pub struct CampaignFilters {
     influencer_id: Option<String>,
 }
 
-impl CampaignFilters {
+impl Filters for CampaignFilters {
+    type Filter = CampaignFilter;
+
     fn into_filter(self, errors: &mut ValidationErrors) -> CampaignFilter {
         CampaignFilter {
             state: parse_filter("estado", self.estado.as_deref(), errors),
@@ -347,10 +349,7 @@ async fn list(
     State(runtime): State<Runtime>,
     query: ListQuery,
 ) -> Result<Json<Vec<CampaignBody>>, ApiError> {
-    let mut errors = ValidationErrors::new();
-    let page = query.page(&mut errors);
-    let filter = query.filters::<CampaignFilters>()?.into_filter(&mut errors);
-    ListQuery::finish(errors, ())?;
+    let (page, filter) = query.read::<CampaignFilters>()?;
     let found = use_cases::list(&runtime, &filter, page).await?;
     Ok(Json(found.iter().map(CampaignBody::from).collect()))
 }

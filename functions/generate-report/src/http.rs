@@ -6,7 +6,7 @@ use alpes_shared::{
     http::{
         ApiError, ListQuery, Runtime,
         openapi::{self, PageParams},
-        query::{parse_filter, text_filter},
+        query::{Filters, parse_filter, text_filter},
     },
     store::reports::ReportFilter,
     views::ReportBody,
@@ -59,7 +59,9 @@ pub struct ReportFilters {
     tipo_reporte: Option<String>,
 }
 
-impl ReportFilters {
+impl Filters for ReportFilters {
+    type Filter = ReportFilter;
+
     fn into_filter(self, errors: &mut ValidationErrors) -> ReportFilter {
         ReportFilter {
             campaign_id: text_filter(self.id_campana.as_deref()).map(str::to_owned),
@@ -117,10 +119,7 @@ async fn list(
     State(runtime): State<Runtime>,
     query: ListQuery,
 ) -> Result<Json<Vec<ReportBody>>, ApiError> {
-    let mut errors = ValidationErrors::new();
-    let page = query.page(&mut errors);
-    let filter = query.filters::<ReportFilters>()?.into_filter(&mut errors);
-    ListQuery::finish(errors, ())?;
+    let (page, filter) = query.read::<ReportFilters>()?;
     let found = use_cases::list(&runtime, &filter, page).await?;
     Ok(Json(found.iter().map(ReportBody::from).collect()))
 }

@@ -7,7 +7,7 @@ use alpes_shared::{
         ApiError, CreateRequest, ListQuery, Origin, Runtime,
         created::{created, replayed},
         openapi::{self, CategorySchema, InfluencerStateSchema, PageParams, PlatformSchema},
-        query::{parse_filter, text_filter},
+        query::{Filters, parse_filter, text_filter},
     },
     store::{
         idempotency::{self, Scope},
@@ -177,7 +177,9 @@ pub struct InfluencerFilters {
     plataforma: Option<String>,
 }
 
-impl InfluencerFilters {
+impl Filters for InfluencerFilters {
+    type Filter = InfluencerFilter;
+
     fn into_filter(self, errors: &mut ValidationErrors) -> InfluencerFilter {
         InfluencerFilter {
             category: text_filter(self.categoria.as_deref()).map(str::to_lowercase),
@@ -339,12 +341,7 @@ async fn list(
     State(runtime): State<Runtime>,
     query: ListQuery,
 ) -> Result<Json<Vec<InfluencerBody>>, ApiError> {
-    let mut errors = ValidationErrors::new();
-    let page = query.page(&mut errors);
-    let filter = query
-        .filters::<InfluencerFilters>()?
-        .into_filter(&mut errors);
-    ListQuery::finish(errors, ())?;
+    let (page, filter) = query.read::<InfluencerFilters>()?;
     let found = use_cases::list(&runtime, &filter, page).await?;
     Ok(Json(found.iter().map(InfluencerBody::from).collect()))
 }

@@ -7,7 +7,7 @@ use alpes_shared::{
         ApiError, CreateRequest, ListQuery, Runtime,
         created::{created, replayed},
         openapi::{self, ContractStateSchema, ContractTypeSchema, PageParams},
-        query::{parse_filter, text_filter},
+        query::{Filters, parse_filter, text_filter},
     },
     store::{
         contracts::ContractFilter,
@@ -301,7 +301,9 @@ pub struct ContractFilters {
     estado: Option<String>,
 }
 
-impl ContractFilters {
+impl Filters for ContractFilters {
+    type Filter = ContractFilter;
+
     fn into_filter(self, errors: &mut ValidationErrors) -> ContractFilter {
         ContractFilter {
             influencer_id: text_filter(self.id_influencer.as_deref()).map(str::to_owned),
@@ -323,8 +325,10 @@ pub struct ActiveContractFilters {
     id_campana: Option<String>,
 }
 
-impl ActiveContractFilters {
-    fn into_filter(self) -> ContractFilter {
+impl Filters for ActiveContractFilters {
+    type Filter = ContractFilter;
+
+    fn into_filter(self, _: &mut ValidationErrors) -> ContractFilter {
         ContractFilter {
             influencer_id: text_filter(self.id_influencer.as_deref()).map(str::to_owned),
             campaign_id: text_filter(self.id_campana.as_deref()).map(str::to_owned),
@@ -498,10 +502,7 @@ async fn list(
     State(runtime): State<Runtime>,
     query: ListQuery,
 ) -> Result<Json<Vec<ContractBody>>, ApiError> {
-    let mut errors = ValidationErrors::new();
-    let page = query.page(&mut errors);
-    let filter = query.filters::<ContractFilters>()?.into_filter(&mut errors);
-    ListQuery::finish(errors, ())?;
+    let (page, filter) = query.read::<ContractFilters>()?;
     let found = use_cases::list(&runtime, &filter, page).await?;
     Ok(Json(found.iter().map(ContractBody::from).collect()))
 }
@@ -527,10 +528,7 @@ async fn list_active(
     State(runtime): State<Runtime>,
     query: ListQuery,
 ) -> Result<Json<Vec<ContractBody>>, ApiError> {
-    let mut errors = ValidationErrors::new();
-    let page = query.page(&mut errors);
-    let filter = query.filters::<ActiveContractFilters>()?.into_filter();
-    ListQuery::finish(errors, ())?;
+    let (page, filter) = query.read::<ActiveContractFilters>()?;
     let found = use_cases::list(&runtime, &filter, page).await?;
     Ok(Json(found.iter().map(ContractBody::from).collect()))
 }

@@ -85,6 +85,14 @@ impl ListQuery {
             .map_err(|error| ApiError::BadRequest(format!("the query is not valid: {error}")))
     }
 
+    /// The page and this endpoint's filters, parsed; a 422 lists every bad parameter.
+    pub fn read<F: Filters>(&self) -> Result<(Page, F::Filter), ApiError> {
+        let mut errors = ValidationErrors::new();
+        let page = self.page(&mut errors);
+        let filter = self.filters::<F>()?.into_filter(&mut errors);
+        Self::finish(errors, (page, filter))
+    }
+
     /// Turns the collected errors into a 422, or passes `value` through.
     pub fn finish<T>(errors: ValidationErrors, value: T) -> Result<T, ApiError> {
         if errors.is_empty() {
@@ -93,6 +101,15 @@ impl ListQuery {
             Err(ApiError::Validation(errors))
         }
     }
+}
+
+/// A list endpoint's filters: one struct, read as strings (`Deserialize`) and documented
+/// (`IntoParams`), that parses into the store's filter, pushing every bad value to
+/// `errors`.
+pub trait Filters: DeserializeOwned {
+    type Filter;
+
+    fn into_filter(self, errors: &mut ValidationErrors) -> Self::Filter;
 }
 
 /// `limite` and `offset` of every list, read as strings so that a bad one is a field
