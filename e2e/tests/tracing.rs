@@ -246,8 +246,9 @@ impl Trace {
     }
 
     /// One connected trace: every span has trace id `id`, every parent but the caller's
-    /// (`outside`, the span id of our own `traceparent`) is a span of the trace, and each
-    /// bridge push is a child of the publish span of the message it pushes.
+    /// (`outside`, the span id of our own `traceparent`) is a span of the trace, each
+    /// publish is a child of the transaction that wrote its outbox row, and each bridge
+    /// push is a child of the publish span of the message it pushes.
     fn connected(&self, id: &str, outside: &str) -> Result<(), String> {
         let summary = self.summary();
         for span in &self.spans {
@@ -274,6 +275,15 @@ impl Trace {
                     "the parent of {span:?} is not in the trace\n{summary}"
                 ));
             };
+            // The outbox row keeps the context of the transaction that wrote it: each
+            // publish (inline or by a relay sweep) hangs under that use case's span.
+            if span.operation.starts_with("publish ")
+                && !TRANSACTION_SPANS.contains(&parent.operation.as_str())
+            {
+                return Err(format!(
+                    "a publish whose parent is not a use case's transaction: {span:?} <- {parent:?}\n{summary}"
+                ));
+            }
             if span.service == BRIDGE && span.operation.starts_with("push ") {
                 if !parent.operation.starts_with("publish ") {
                     return Err(format!(
@@ -301,6 +311,16 @@ impl Trace {
         Ok(())
     }
 }
+
+/// The spans of the use cases' transactions, which write the outbox rows.
+const TRANSACTION_SPANS: &[&str] = &[
+    "store influencer",
+    "store campaign",
+    "sign contract",
+    "decide contract",
+    "decide report",
+    "decide compensation",
+];
 
 /// A `traceparent` of our own: a new trace id, and the span id of the "caller".
 fn caller() -> (String, String, String) {

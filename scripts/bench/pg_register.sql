@@ -3,11 +3,10 @@
 \set n random(1, 1000000000)
 BEGIN;
 INSERT INTO alpes.influencers (id, nombre, email, categorias, plataformas, descripcion,
-    biografia, sitio_web, telefono, estado, fecha_creacion, fecha_actualizacion, creation_request)
+    biografia, sitio_web, telefono, estado, fecha_creacion, fecha_actualizacion)
 VALUES (gen_random_uuid(), 'Bench ' || :n, 'pg-' || gen_random_uuid() || '@bench.example.com',
     ARRAY['moda', 'viajes'], ARRAY['instagram'], NULL, NULL, NULL, NULL, 'pendiente',
-    now(), now(),
-    '{"nombre": "Bench", "email": "pg@bench.example.com", "categorias": ["moda", "viajes"], "plataformas": ["instagram"]}'::jsonb);
+    now(), now());
 INSERT INTO alpes.outbox (event_id, topic, message_key, event_type, payload, properties)
 VALUES (gen_random_uuid(), 'eventos-influencers', gen_random_uuid()::text, 'InfluencerRegistrado',
     decode(repeat('0123456789abcdef', 10), 'hex'),

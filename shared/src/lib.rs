@@ -1,5 +1,6 @@
 //! What every Alpes Partners function has in common.
 //!
+//! - [`config`]: the configuration reader (environment variables, `envy`).
 //! - [`domain`]: aggregates, value objects and rules. Pure code, no I/O.
 //! - [`events`]: the integration events of the wire contract (Avro on Pulsar / Pub/Sub).
 //! - [`bus`]: publishing events (Pulsar, Pub/Sub) and the outbox relay.
@@ -10,6 +11,7 @@
 //! - `testing` (feature `testing`): support for the functions' test suites.
 
 pub mod bus;
+pub mod config;
 pub mod domain;
 pub mod events;
 pub mod http;

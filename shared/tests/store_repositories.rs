@@ -12,11 +12,13 @@ use alpes_shared::{
     },
     store::{
         self, Constraint, Context, DatabaseSettings, Page, StoreError, campaigns, contracts,
+        idempotency::{self, Claim, Scope},
         influencers, reports,
     },
 };
 use chrono::Utc;
 use futures::future::BoxFuture;
+use rust_decimal::Decimal;
 use serde_json::json;
 use sqlx::{
     PgPool,
@@ -33,31 +35,30 @@ fn reportes(connect: PgConnectOptions) -> PgPool {
 }
 
 fn influencer(email: &str, categories: &[&str]) -> Influencer {
-    let input: NewInfluencer = serde_json::from_value(json!({
-        "nombre": "Ana García",
-        "email": email,
-        "categorias": categories,
-        "plataformas": ["instagram", "tiktok"],
-        "descripcion": "Creadora de contenido",
-        "sitio_web": "https://ana.example.com",
-        "telefono": "+34 600 111 222",
-    }))
-    .unwrap();
+    let input = NewInfluencer {
+        name: Some("Ana García".into()),
+        email: Some(email.into()),
+        categories: Some(categories.iter().map(ToString::to_string).collect()),
+        platforms: Some(vec!["instagram".into(), "tiktok".into()]),
+        description: Some("Creadora de contenido".into()),
+        website: Some("https://ana.example.com".into()),
+        phone: Some("+34 600 111 222".into()),
+        ..NewInfluencer::default()
+    };
     Influencer::register(input, Uuid::now_v7(), Utc::now()).unwrap()
 }
 
 fn contract(influencer_id: &str, campaign_id: &str, tipo: &str) -> Contract {
-    let input: NewContract = serde_json::from_value(json!({
-        "id_influencer": influencer_id,
-        "id_campana": campaign_id,
-        "monto_total": 2500.5,
-        "moneda": "EUR",
-        "tipo_contrato": tipo,
-        "fecha_inicio": "2026-01-01T00:00:00Z",
-        "fecha_fin": "2026-03-01T00:00:00Z",
-        "entregables": "3 publicaciones",
-    }))
-    .unwrap();
+    let input = NewContract {
+        influencer_id: Some(influencer_id.into()),
+        campaign_id: Some(campaign_id.into()),
+        total_amount: Some(Decimal::new(250050, 2)),
+        currency: Some("EUR".into()),
+        contract_type: Some(tipo.into()),
+        start_date: Some("2026-01-01T00:00:00Z".into()),
+        end_date: Some("2026-03-01T00:00:00Z".into()),
+        deliverables: Some("3 publicaciones".into()),
+    };
     Contract::sign(input, Uuid::now_v7(), Utc::now()).unwrap()
 }
 
@@ -125,14 +126,11 @@ fn exactly_one_wins(outcomes: [Result<(), StoreError>; 2], rule: Constraint) {
 #[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
 async fn influencers_round_trip_and_list_in_order(_: PgPoolOptions, connect: PgConnectOptions) {
     let pool = alpes(connect);
-    let request = json!({"nombre": "Ana García", "email": "ANA@example.com"});
     let ana = influencer("ana@example.com", &["moda", "lifestyle"]);
     let bea = influencer("bea@example.com", &["deporte"]);
     let mut tx = pool.begin().await.unwrap();
-    influencers::insert(&mut tx, &ana, Some(&request))
-        .await
-        .unwrap();
-    influencers::insert(&mut tx, &bea, None).await.unwrap();
+    influencers::insert(&mut tx, &ana).await.unwrap();
+    influencers::insert(&mut tx, &bea).await.unwrap();
     tx.commit().await.unwrap();
 
     let mut conn = pool.acquire().await.unwrap();
@@ -140,8 +138,7 @@ async fn influencers_round_trip_and_list_in_order(_: PgPoolOptions, connect: PgC
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(stored.influencer, ana);
-    assert_eq!(stored.creation_request, Some(request));
+    assert_eq!(stored, ana);
     assert!(
         influencers::find(&mut conn, Uuid::now_v7())
             .await
@@ -151,7 +148,7 @@ async fn influencers_round_trip_and_list_in_order(_: PgPoolOptions, connect: PgC
     let by_email = influencers::find_by_email(&mut conn, ana.email())
         .await
         .unwrap();
-    assert_eq!(by_email.unwrap().influencer.id(), ana.id());
+    assert_eq!(by_email.unwrap().id(), ana.id());
 
     let all = influencers::list(&mut conn, &Default::default(), Page::default())
         .await
@@ -196,10 +193,10 @@ async fn the_same_id_cannot_be_created_twice(_: PgPoolOptions, connect: PgConnec
     let pool = alpes(connect);
     let ana = influencer("ana@example.com", &["moda"]);
     let mut tx = pool.begin().await.unwrap();
-    influencers::insert(&mut tx, &ana, None).await.unwrap();
+    influencers::insert(&mut tx, &ana).await.unwrap();
     tx.commit().await.unwrap();
     let mut tx = pool.begin().await.unwrap();
-    let again = influencers::insert(&mut tx, &ana, None).await;
+    let again = influencers::insert(&mut tx, &ana).await;
     assert!(
         matches!(again, Err(StoreError::Conflict(Constraint::PrimaryKey(_)))),
         "{again:?}"
@@ -215,8 +212,8 @@ async fn two_registrations_racing_for_one_email(_: PgPoolOptions, connect: PgCon
     );
     let outcomes = race(
         &pool,
-        writer!(|tx| influencers::insert(&mut tx, &first, None)),
-        writer!(|tx| influencers::insert(&mut tx, &second, None)),
+        writer!(|tx| influencers::insert(&mut tx, &first)),
+        writer!(|tx| influencers::insert(&mut tx, &second)),
     )
     .await;
     exactly_one_wins(outcomes, Constraint::InfluencerEmail);
@@ -231,8 +228,8 @@ async fn two_contracts_racing_for_one_pair(_: PgPoolOptions, connect: PgConnectO
     );
     let outcomes = race(
         &pool,
-        writer!(|tx| contracts::insert(&mut tx, &first, None)),
-        writer!(|tx| contracts::insert(&mut tx, &second, None)),
+        writer!(|tx| contracts::insert(&mut tx, &first)),
+        writer!(|tx| contracts::insert(&mut tx, &second)),
     )
     .await;
     exactly_one_wins(outcomes, Constraint::ContractPerInfluencerAndCampaign);
@@ -250,8 +247,8 @@ async fn two_exclusive_contracts_racing_for_one_influencer(
     );
     let outcomes = race(
         &pool,
-        writer!(|tx| contracts::insert(&mut tx, &first, None)),
-        writer!(|tx| contracts::insert(&mut tx, &second, None)),
+        writer!(|tx| contracts::insert(&mut tx, &first)),
+        writer!(|tx| contracts::insert(&mut tx, &second)),
     )
     .await;
     exactly_one_wins(outcomes, Constraint::ActiveExclusiveContract);
@@ -260,7 +257,7 @@ async fn two_exclusive_contracts_racing_for_one_influencer(
     // signing rules decide on.
     let other = contract("inf-1", "camp-3", "puntual");
     let mut tx = pool.begin().await.unwrap();
-    contracts::insert(&mut tx, &other, None).await.unwrap();
+    contracts::insert(&mut tx, &other).await.unwrap();
     tx.commit().await.unwrap();
     let mut conn = pool.acquire().await.unwrap();
     let held = contracts::for_influencer(&mut conn, "inf-1").await.unwrap();
@@ -281,7 +278,7 @@ async fn two_exclusive_contracts_racing_for_one_influencer(
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(stored.contract, other);
+    assert_eq!(stored, other);
 }
 
 #[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
@@ -294,8 +291,8 @@ async fn two_welcome_campaigns_racing_for_one_influencer(
     let (a, b) = (first.clone(), second.clone());
     let outcomes = race(
         &pool,
-        writer!(|tx| campaigns::insert(&mut tx, &a, None)),
-        writer!(|tx| campaigns::insert(&mut tx, &b, None)),
+        writer!(|tx| campaigns::insert(&mut tx, &a)),
+        writer!(|tx| campaigns::insert(&mut tx, &b)),
     )
     .await;
     exactly_one_wins(outcomes, Constraint::WelcomeCampaign);
@@ -310,37 +307,33 @@ async fn two_welcome_campaigns_racing_for_one_influencer(
         campaigns::find(&mut conn, stored.id())
             .await
             .unwrap()
-            .unwrap()
-            .campaign,
+            .unwrap(),
         stored
     );
 }
 
 #[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
-async fn campaigns_round_trip_with_their_request(_: PgPoolOptions, connect: PgConnectOptions) {
+async fn campaigns_round_trip(_: PgPoolOptions, connect: PgConnectOptions) {
     let pool = alpes(connect);
-    let request = json!({
-        "nombre": "Campaña Verano",
-        "descripcion": "Campaña de verano",
-        "tipo_comision": "cpc",
-        "valor_comision": 19.99,
-        "moneda": "EUR",
-        "categorias_objetivo": [],
-        "fecha_inicio": "2026-06-01T00:00:00Z",
-        "fecha_fin": "2026-08-31T23:59:59Z",
-        "influencer_id": "inf-12345",
-        "influencer_nombre": "Ana García",
-        "influencer_email": "ana@example.com",
-        "tipo_contrato": "exclusivo",
-        "monto_base": 2500,
-        "entregables": "3 publicaciones",
-    });
-    let input: NewCampaign = serde_json::from_value(request.clone()).unwrap();
+    let input = NewCampaign {
+        name: Some("Campaña Verano".into()),
+        description: Some("Campaña de verano".into()),
+        commission_type: Some("cpc".into()),
+        commission_value: Some(Decimal::new(1999, 2)),
+        currency: Some("EUR".into()),
+        target_categories: Some(vec![]),
+        start_date: Some("2026-06-01T00:00:00Z".into()),
+        end_date: Some("2026-08-31T23:59:59Z".into()),
+        influencer_id: Some("inf-12345".into()),
+        influencer_name: Some("Ana García".into()),
+        influencer_email: Some("ana@example.com".into()),
+        contract_type: Some("exclusivo".into()),
+        base_amount: Some(Decimal::new(2500, 0)),
+        deliverables: Some("3 publicaciones".into()),
+    };
     let campaign = Campaign::create(input, Uuid::now_v7(), Utc::now()).unwrap();
     let mut tx = pool.begin().await.unwrap();
-    campaigns::insert(&mut tx, &campaign, Some(&request))
-        .await
-        .unwrap();
+    campaigns::insert(&mut tx, &campaign).await.unwrap();
     tx.commit().await.unwrap();
 
     let mut conn = pool.acquire().await.unwrap();
@@ -348,8 +341,7 @@ async fn campaigns_round_trip_with_their_request(_: PgPoolOptions, connect: PgCo
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(stored.campaign, campaign);
-    assert_eq!(stored.creation_request, Some(request));
+    assert_eq!(stored, campaign);
     let filter = campaigns::CampaignFilter {
         state: None,
         influencer_id: Some("inf-12345".to_owned()),
@@ -462,4 +454,90 @@ async fn a_report_is_updated_under_lock_and_a_pending_compensation_waits_for_it(
             .unwrap(),
         vec![cancelled]
     );
+}
+
+#[sqlx::test(migrator = "alpes_shared::store::MIGRATOR")]
+async fn an_id_is_claimed_once_then_replayed_with_the_same_request_only(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let pool = alpes(connect);
+    let id = Uuid::now_v7();
+    let request =
+        idempotency::Request::new(Scope::Influencer, id, json!({"id": id, "nombre": "Ana"}));
+    let other =
+        idempotency::Request::new(Scope::Influencer, id, json!({"id": id, "nombre": "Bea"}));
+    let as_campaign = idempotency::Request::new(Scope::Campaign, id, json!({"id": id}));
+    let mut tx = pool.begin().await.unwrap();
+    let claims = [
+        idempotency::claim(&mut tx, &request).await.unwrap(),
+        idempotency::claim(&mut tx, &request).await.unwrap(),
+        idempotency::claim(&mut tx, &other).await.unwrap(),
+        // Ids are unique per kind: the same id names another campaign.
+        idempotency::claim(&mut tx, &as_campaign).await.unwrap(),
+    ];
+    assert_eq!(
+        claims,
+        [Claim::New, Claim::Replay, Claim::Conflict, Claim::New]
+    );
+    // A rolled-back claim leaves the id free.
+    tx.rollback().await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    assert_eq!(
+        idempotency::claim(&mut tx, &other).await.unwrap(),
+        Claim::New
+    );
+}
+
+/// The idempotency migration moves the create requests the tables kept into the one
+/// table: a replay of a create made before it is still recognised.
+#[sqlx::test(migrations = false)]
+async fn the_idempotency_migration_keeps_earlier_requests(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .connect_with(connect.clone())
+        .await
+        .unwrap();
+    for migration in [
+        include_str!("../../migrations/20261127000001_contexts.sql"),
+        include_str!("../../migrations/20261127000002_outbox_inbox.sql"),
+        include_str!("../../migrations/20261202000001_outbox_lease_retention.sql"),
+    ] {
+        sqlx::raw_sql(migration).execute(&pool).await.unwrap();
+    }
+    let id = Uuid::now_v7();
+    let body = json!({"id": id, "nombre": "Ana García", "email": "ana@example.com"});
+    sqlx::query(
+        "INSERT INTO alpes.influencers (id, nombre, email, categorias, plataformas, estado,
+             fecha_creacion, fecha_actualizacion, creation_request)
+         VALUES ($1, 'Ana García', 'ana@example.com', '{moda}', '{}', 'pendiente', now(), now(), $2),
+                ($3, 'Bea', 'bea@example.com', '{moda}', '{}', 'pendiente', now(), now(), NULL)",
+    )
+    .bind(id)
+    .bind(sqlx::types::Json(&body))
+    .bind(Uuid::now_v7())
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::raw_sql(include_str!(
+        "../../migrations/20261203000001_idempotency.sql"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let pool = alpes(connect);
+    let mut tx = pool.begin().await.unwrap();
+    let replay = idempotency::Request::new(Scope::Influencer, id, body);
+    assert_eq!(
+        idempotency::claim(&mut tx, &replay).await.unwrap(),
+        Claim::Replay
+    );
+    let moved: i64 = sqlx::query_scalar("SELECT count(*) FROM idempotency")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(moved, 1, "only the create that carried a request");
 }

@@ -4,12 +4,13 @@
 use std::collections::BTreeSet;
 
 use alpes_shared::{
-    domain::{Campaign, NewCampaign},
+    domain::Campaign,
     http::Runtime,
     store::Context,
     testing::{openapi, test_config},
 };
 use chrono::Utc;
+use create_campaign::CreateCampaignRequest;
 use uuid::Uuid;
 
 /// Every operation `create_campaign::app` routes.
@@ -139,6 +140,6 @@ async fn the_documented_example_creates_a_campaign() {
         openapi::request_schema(&document, "post", "/campanas")["allOf"][0]["example"].clone();
     // The id is the request's, not the input's (which refuses unknown fields).
     example.as_object_mut().expect("an object").remove("id");
-    let input: NewCampaign = serde_json::from_value(example).expect("a create body");
-    Campaign::create(input, Uuid::now_v7(), Utc::now()).expect("a valid campaign");
+    let input: CreateCampaignRequest = serde_json::from_value(example).expect("a create body");
+    Campaign::create(input.into(), Uuid::now_v7(), Utc::now()).expect("a valid campaign");
 }

@@ -24,7 +24,6 @@
 //! `GATEWAY_PORT` (else `PORT`, else 8000); `GATEWAY_TIMEOUT_MS` (30000).
 
 use std::{
-    collections::HashMap,
     net::{Ipv4Addr, SocketAddr},
     sync::{
         Arc,
@@ -33,6 +32,8 @@ use std::{
     time::Duration,
 };
 
+pub use alpes_shared::config::ConfigError;
+use alpes_shared::config::{FunctionUrls, millis_or, parse_or};
 use axum::{
     Router,
     body::Body,
@@ -41,6 +42,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use serde::Deserialize;
 
 /// The default table: pattern and the variable holding its upstream URL(s).
 pub const DEFAULT_ROUTES: [(&str, &str); 5] = [
@@ -50,6 +52,9 @@ pub const DEFAULT_ROUTES: [(&str, &str); 5] = [
     ("/reportes", "GENERATE_REPORT_URL"),
     ("/reportes/*/compensar", "COMPENSATE_REPORT_URL"),
 ];
+
+/// `GATEWAY_PORT` (else `PORT`) unless set.
+const DEFAULT_PORT: u16 = 8000;
 
 /// Bound on a forwarded request body (the functions refuse far smaller ones).
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -67,21 +72,6 @@ const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
     "host",
 ];
-
-/// A configuration problem, naming the variable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{variable}: {problem}")]
-pub struct ConfigError {
-    pub variable: String,
-    pub problem: String,
-}
-
-fn config_error(variable: &str, problem: impl Into<String>) -> ConfigError {
-    ConfigError {
-        variable: variable.to_owned(),
-        problem: problem.into(),
-    }
-}
 
 /// One path pattern and the upstreams serving it.
 #[derive(Debug)]
@@ -149,60 +139,49 @@ pub struct Config {
     pub routes: Vec<Route>,
 }
 
+/// The gateway's variables as set (see [`alpes_shared::config`]).
+#[derive(Deserialize)]
+struct GatewayVars {
+    gateway_port: Option<String>,
+    port: Option<String>,
+    gateway_timeout_ms: Option<String>,
+    gateway_routes: Option<String>,
+    #[serde(flatten)]
+    function_urls: FunctionUrls,
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(std::env::vars())
+        Self::from_vars(alpes_shared::config::process_env())
     }
 
     /// Reads the given variables; empty values count as unset.
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let env: HashMap<String, String> = vars
-            .into_iter()
-            .filter(|(_, value)| !value.trim().is_empty())
-            .collect();
-        let (port_variable, port) = ["GATEWAY_PORT", "PORT"]
-            .into_iter()
-            .find_map(|name| env.get(name).map(|value| (name, value.as_str())))
-            .unwrap_or(("GATEWAY_PORT", "8000"));
-        let port = port
-            .trim()
-            .parse()
-            .map_err(|_| config_error(port_variable, format!("{port:?} is not a port")))?;
-        let timeout = match env.get("GATEWAY_TIMEOUT_MS") {
-            None => Duration::from_secs(30),
-            Some(value) => value
-                .trim()
-                .parse()
-                .ok()
-                .filter(|millis| *millis > 0)
-                .map(Duration::from_millis)
-                .ok_or_else(|| {
-                    config_error(
-                        "GATEWAY_TIMEOUT_MS",
-                        format!("{value:?} is not milliseconds"),
-                    )
-                })?,
+        let vars: GatewayVars = alpes_shared::config::read(vars)?;
+        let port = match &vars.gateway_port {
+            Some(_) => parse_or("GATEWAY_PORT", &vars.gateway_port, DEFAULT_PORT)?,
+            None => parse_or("PORT", &vars.port, DEFAULT_PORT)?,
         };
-        let routes = match env.get("GATEWAY_ROUTES") {
-            Some(table) => {
-                parse_routes(table).map_err(|problem| config_error("GATEWAY_ROUTES", problem))?
-            }
+        let timeout = millis_or("GATEWAY_TIMEOUT_MS", &vars.gateway_timeout_ms, 30_000)?;
+        let routes = match &vars.gateway_routes {
+            Some(table) => parse_routes(table)
+                .map_err(|problem| ConfigError::new("GATEWAY_ROUTES", problem))?,
             None => DEFAULT_ROUTES
                 .iter()
                 .filter_map(|(pattern, variable)| {
-                    env.get(*variable).map(|urls| {
+                    vars.function_urls.get(variable).map(|urls| {
                         let urls: Vec<&str> = urls.split(',').collect();
                         Route::new(pattern, &urls)
-                            .map_err(|problem| config_error(variable, problem))
+                            .map_err(|problem| ConfigError::new(*variable, problem))
                     })
                 })
                 .collect::<Result<_, _>>()?,
         };
         if routes.is_empty() {
             let variables: Vec<&str> = DEFAULT_ROUTES.iter().map(|(_, name)| *name).collect();
-            return Err(config_error(
+            return Err(ConfigError::new(
                 "GATEWAY_ROUTES",
                 format!("no route: set it or one of {}", variables.join(", ")),
             ));

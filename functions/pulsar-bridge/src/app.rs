@@ -153,7 +153,7 @@ pub async fn start(
         .tcp_nodelay(true)
         .pool_idle_timeout(Duration::from_secs(60))
         .build()?;
-    let tokens = TokenSource::new(&config.push_auth, http.clone())?;
+    let tokens = TokenSource::new(&config.push_auth)?;
     let pusher = Arc::new(Pusher::new(http.clone(), tokens));
     for skipped in &config.skipped_routes {
         tracing::warn!(
@@ -223,11 +223,7 @@ pub async fn start(
 
     let mut routes = JoinSet::new();
     if let Some(admin_url) = &config.admin_url {
-        let admin = crate::dlq::Admin::new(
-            http,
-            admin_url,
-            config.pulsar_token.as_ref().map(|token| token.0.clone()),
-        );
+        let admin = crate::dlq::Admin::new(http, admin_url, config.pulsar_token.clone());
         let watched: Vec<_> = contexts
             .iter()
             .map(|context| (context.route.dead_letter_topic(), context.metrics.clone()))

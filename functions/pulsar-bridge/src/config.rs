@@ -1,12 +1,15 @@
-//! The bridge's configuration: environment variables only, read once at start into these
-//! types. Every error names the variable (or the `BRIDGE_ROUTES` entry and field) at fault.
+//! The bridge's configuration: environment variables only, read once at start through the
+//! shared reader ([`alpes_shared::config`]) into these types. Every error names the
+//! variable (or the `BRIDGE_ROUTES` entry and field) at fault.
 //!
 //! The variables are listed in `docs/BRIDGE.md` and in the crate documentation.
 
 use std::{collections::HashSet, fmt, time::Duration};
 
+pub use alpes_shared::config::ConfigError;
 use alpes_shared::{
-    bus::{DEFAULT_NAMESPACE, parse_namespace, topic_in},
+    bus::{DEFAULT_NAMESPACE, topic_in},
+    config::{FunctionUrls, PulsarVars, parse_or, secret},
     events::Topic,
 };
 use reqwest::Url;
@@ -38,30 +41,11 @@ pub const DEFAULT_ROUTES: [(Topic, &str, &str); 6] = [
 pub const DEFAULT_METADATA_HOST: &str = "metadata.google.internal";
 
 const DEFAULT_PORT: u16 = 8080;
-const DEFAULT_PULSAR_PORT: u16 = 6650;
-const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(6);
+const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 6_000;
 /// `BRIDGE_RETRY_BUDGET` unless set: 24 hours.
 pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_secs(24 * 3600);
 /// Port of the Pulsar admin API when `PULSAR_ADMIN_URL` is derived from `PULSAR_URL`.
 const DEFAULT_ADMIN_PORT: u16 = 8080;
-
-/// A variable that is missing or malformed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{variable}: {message}")]
-pub struct ConfigError {
-    /// The variable, or `BRIDGE_ROUTES[i].field` for a field of a route entry.
-    pub variable: String,
-    pub message: String,
-}
-
-impl ConfigError {
-    fn new(variable: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            variable: variable.into(),
-            message: message.into(),
-        }
-    }
-}
 
 /// Everything the bridge needs, read once at start.
 #[derive(Debug, Clone)]
@@ -118,6 +102,12 @@ pub struct SkippedRoute {
 /// (`BRIDGE_MIN_BACKOFF_MS`) doubling, at most `max` (`BRIDGE_MAX_BACKOFF_MS`); the wait is
 /// drawn uniformly between half the ceiling (never below `initial`) and the ceiling, so it
 /// always lies within `[initial, max]`.
+///
+/// Written here rather than taken from a backoff crate (`backon`, `exponential-backoff`):
+/// the bridge needs the wait after the n-th failure of a message whose count travels in its
+/// properties across redeliveries, in exact `Duration` arithmetic and within these bounds;
+/// those crates are stateful iterators with their own jitter ranges (docs/DECISIONS.md,
+/// "Maintained crates").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
     pub initial: Duration,
@@ -154,12 +144,10 @@ impl Backoff {
     }
 }
 
-/// A uniform number in `[0, 1)` from the operating system's randomness: the first 48 bits
-/// of a v4 UUID (which the workspace already depends on), all random (the version and
-/// variant bits come later).
+/// A uniform number in `[0, 1)`: `fastrand`'s generator (per thread, seeded from the
+/// operating system), enough to spread retries apart; nothing secret depends on it.
 pub fn random_unit() -> f64 {
-    let bits = (uuid::Uuid::new_v4().as_u128() >> 80) as u64;
-    bits as f64 / (1u64 << 48) as f64
+    fastrand::f64()
 }
 
 /// Parses a retry budget: plain seconds, or a number with a unit suffix `s`, `m`, `h`
@@ -312,32 +300,65 @@ struct RouteEntry {
     timeout_ms: Option<u64>,
 }
 
+/// The bridge's variables as set (see [`alpes_shared::config`]).
+#[derive(Deserialize)]
+struct BridgeVars {
+    port: Option<String>,
+    push_auth: Option<String>,
+    push_token: Option<String>,
+    gce_metadata_host: Option<String>,
+    pulsar_admin_url: Option<String>,
+    bridge_routes: Option<String>,
+    bridge_routes_file: Option<String>,
+    bridge_shutdown_grace_ms: Option<String>,
+    #[serde(flatten)]
+    pulsar: PulsarVars,
+    #[serde(flatten)]
+    function_urls: FunctionUrls,
+    #[serde(flatten)]
+    route_defaults: RouteDefaultVars,
+}
+
+/// `BRIDGE_*`: the settings of every route unless its `BRIDGE_ROUTES` entry says otherwise.
+#[derive(Deserialize)]
+struct RouteDefaultVars {
+    bridge_max_attempts: Option<String>,
+    bridge_retry_budget: Option<String>,
+    bridge_min_backoff_ms: Option<String>,
+    bridge_max_backoff_ms: Option<String>,
+    /// The older names of `BRIDGE_MIN_BACKOFF_MS` and `BRIDGE_MAX_BACKOFF_MS`.
+    bridge_backoff_initial_ms: Option<String>,
+    bridge_backoff_max_ms: Option<String>,
+    bridge_concurrency: Option<String>,
+    bridge_receive_queue: Option<String>,
+    bridge_ordered_by_key: Option<String>,
+    bridge_push_timeout_ms: Option<String>,
+}
+
 impl BridgeConfig {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_vars(alpes_shared::config::process_env())
     }
 
-    /// Reads variables through `lookup` (the environment, or a map in tests). An empty value
-    /// counts as unset.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let port = parse_or(&get, "PORT", DEFAULT_PORT, "a TCP port number")?;
-        let pulsar_url = pulsar_url(&get)?;
-        let pulsar_token = get("PULSAR_TOKEN").map(Secret);
-        let push_auth = push_auth(&get)?;
-        let defaults = route_defaults(&get)?;
-        let namespace = match get("PULSAR_NAMESPACE") {
-            Some(raw) => parse_namespace(&raw)
-                .map_err(|problem| ConfigError::new("PULSAR_NAMESPACE", problem))?,
-            None => DEFAULT_NAMESPACE.to_owned(),
-        };
-        let shutdown_grace = get("BRIDGE_SHUTDOWN_GRACE_MS")
-            .map(|raw| parse_millis("BRIDGE_SHUTDOWN_GRACE_MS", &raw))
-            .transpose()?
-            .unwrap_or(DEFAULT_SHUTDOWN_GRACE);
+    /// Reads the given variables (tests pass their own). An empty value counts as unset.
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let vars: BridgeVars = alpes_shared::config::read(vars)?;
+        let port = parse_or("PORT", &vars.port, DEFAULT_PORT)?;
+        let pulsar_url = vars.pulsar.url(None)?;
+        let pulsar_token = vars.pulsar.token().map(Secret);
+        let push_auth = push_auth(&vars)?;
+        let defaults = vars.route_defaults.defaults()?;
+        let namespace = vars.pulsar.namespace()?;
+        let shutdown_grace = Duration::from_millis(parse_or(
+            "BRIDGE_SHUTDOWN_GRACE_MS",
+            &vars.bridge_shutdown_grace_ms,
+            DEFAULT_SHUTDOWN_GRACE_MS,
+        )?);
 
-        let (routes, skipped_routes) = match (get("BRIDGE_ROUTES"), get("BRIDGE_ROUTES_FILE")) {
+        let (routes, skipped_routes) = match (&vars.bridge_routes, &vars.bridge_routes_file) {
             (Some(_), Some(_)) => {
                 return Err(ConfigError::new(
                     "BRIDGE_ROUTES",
@@ -345,11 +366,11 @@ impl BridgeConfig {
                 ));
             }
             (Some(json), None) => (
-                parse_routes("BRIDGE_ROUTES", &json, &defaults, &namespace)?,
+                parse_routes("BRIDGE_ROUTES", json, &defaults, &namespace)?,
                 vec![],
             ),
             (None, Some(path)) => {
-                let json = std::fs::read_to_string(&path).map_err(|error| {
+                let json = std::fs::read_to_string(path).map_err(|error| {
                     ConfigError::new("BRIDGE_ROUTES_FILE", format!("cannot read {path}: {error}"))
                 })?;
                 (
@@ -357,7 +378,7 @@ impl BridgeConfig {
                     vec![],
                 )
             }
-            (None, None) => default_routes(&get, &defaults, &namespace)?,
+            (None, None) => default_routes(&vars.function_urls, &defaults, &namespace)?,
         };
         if routes.is_empty() {
             let variables: Vec<_> = DEFAULT_ROUTES.iter().map(|(_, _, var)| *var).collect();
@@ -369,7 +390,7 @@ impl BridgeConfig {
                 ),
             ));
         }
-        let admin_url = match get("PULSAR_ADMIN_URL") {
+        let admin_url = match &vars.pulsar_admin_url {
             Some(url) => Some(url.trim().trim_end_matches('/').to_owned()),
             None => default_admin_url(&pulsar_url),
         };
@@ -393,28 +414,6 @@ fn dedup<'a>(names: &[&'a str]) -> Vec<&'a str> {
         .copied()
         .filter(|name| seen.insert(*name))
         .collect()
-}
-
-fn parse_or<T: std::str::FromStr>(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &str,
-    default: T,
-    expected: &str,
-) -> Result<T, ConfigError> {
-    match get(name) {
-        None => Ok(default),
-        Some(raw) => raw
-            .trim()
-            .parse()
-            .map_err(|_| ConfigError::new(name, format!("expected {expected}, got {raw:?}"))),
-    }
-}
-
-fn parse_millis(name: &str, raw: &str) -> Result<Duration, ConfigError> {
-    raw.trim()
-        .parse::<u64>()
-        .map(Duration::from_millis)
-        .map_err(|_| ConfigError::new(name, format!("expected milliseconds, got {raw:?}")))
 }
 
 fn positive<T: PartialOrd + Default + Copy>(
@@ -442,44 +441,17 @@ pub(crate) fn default_admin_url(pulsar_url: &str) -> Option<String> {
     Some(format!("{scheme}://{host}:{DEFAULT_ADMIN_PORT}"))
 }
 
-pub(crate) fn pulsar_url(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
-    let (name, url) = match (get("PULSAR_URL"), get("PULSAR_ADDRESS")) {
-        (Some(url), _) => ("PULSAR_URL", url.trim().to_owned()),
-        (None, Some(address)) => {
-            let address = address.trim();
-            let url = if address.contains("://") {
-                address.to_owned()
-            } else if address.contains(':') {
-                format!("pulsar://{address}")
-            } else {
-                format!("pulsar://{address}:{DEFAULT_PULSAR_PORT}")
-            };
-            ("PULSAR_ADDRESS", url)
-        }
-        (None, None) => {
-            return Err(ConfigError::new(
-                "PULSAR_URL",
-                "not set (e.g. pulsar://127.0.0.1:6650; PULSAR_ADDRESS=<host> is accepted too)",
-            ));
-        }
-    };
-    let parsed = Url::parse(&url)
-        .map_err(|error| ConfigError::new(name, format!("{url:?} is not a URL: {error}")))?;
-    if !matches!(parsed.scheme(), "pulsar" | "pulsar+ssl") || parsed.host_str().is_none() {
-        return Err(ConfigError::new(
-            name,
-            format!("{url:?} is not a pulsar:// or pulsar+ssl:// URL with a host"),
-        ));
-    }
-    Ok(url)
-}
-
-fn push_auth(get: &impl Fn(&str) -> Option<String>) -> Result<PushAuth, ConfigError> {
-    let token = get("PUSH_TOKEN").map(|token| Secret(token.trim().to_owned()));
-    let host = get("GCE_METADATA_HOST")
+fn push_auth(vars: &BridgeVars) -> Result<PushAuth, ConfigError> {
+    let token = secret(&vars.push_token).map(Secret);
+    let host = vars
+        .gce_metadata_host
+        .as_deref()
         .map(|host| host.trim().to_owned())
         .unwrap_or_else(|| DEFAULT_METADATA_HOST.to_owned());
-    let mode = get("PUSH_AUTH").map(|mode| mode.trim().to_ascii_lowercase());
+    let mode = vars
+        .push_auth
+        .as_deref()
+        .map(|mode| mode.trim().to_ascii_lowercase());
     match (mode.as_deref(), token) {
         (None, Some(token)) | (Some("static"), Some(token)) => Ok(PushAuth::Static(token)),
         // `oidc` is what the functions call the same scheme (they verify those tokens).
@@ -496,79 +468,111 @@ fn push_auth(get: &impl Fn(&str) -> Option<String>) -> Result<PushAuth, ConfigEr
     }
 }
 
-fn route_defaults(get: &impl Fn(&str) -> Option<String>) -> Result<RouteDefaults, ConfigError> {
-    let base = RouteDefaults::default();
-    let millis = |name: &str, default: Duration| {
-        get(name)
-            .map(|raw| parse_millis(name, &raw))
-            .transpose()
-            .map(|value| value.unwrap_or(default))
-    };
-    let defaults = RouteDefaults {
-        max_attempts: positive(
-            "BRIDGE_MAX_ATTEMPTS",
-            parse_or(get, "BRIDGE_MAX_ATTEMPTS", base.max_attempts, "an integer")?,
-            "the number of attempts",
-        )?,
-        retry_budget: match get("BRIDGE_RETRY_BUDGET") {
-            None => base.retry_budget,
-            Some(raw) => parse_budget(&raw).ok_or_else(|| {
-                ConfigError::new(
-                    "BRIDGE_RETRY_BUDGET",
-                    format!("expected seconds or a duration like 24h, 90m, 30s, got {raw:?}"),
-                )
-            })?,
-        },
-        // The older names (`BRIDGE_BACKOFF_INITIAL_MS`, `BRIDGE_BACKOFF_MAX_MS`) still work.
-        backoff: Backoff {
-            initial: match get("BRIDGE_MIN_BACKOFF_MS") {
-                Some(_) => millis("BRIDGE_MIN_BACKOFF_MS", base.backoff.initial)?,
-                None => millis("BRIDGE_BACKOFF_INITIAL_MS", base.backoff.initial)?,
-            },
-            max: match get("BRIDGE_MAX_BACKOFF_MS") {
-                Some(_) => millis("BRIDGE_MAX_BACKOFF_MS", base.backoff.max)?,
-                None => millis("BRIDGE_BACKOFF_MAX_MS", base.backoff.max)?,
-            },
-        },
-        concurrency: positive(
-            "BRIDGE_CONCURRENCY",
-            parse_or(get, "BRIDGE_CONCURRENCY", base.concurrency, "an integer")?,
-            "the concurrency",
-        )?,
-        receive_queue: positive(
-            "BRIDGE_RECEIVE_QUEUE",
+impl RouteDefaultVars {
+    fn defaults(&self) -> Result<RouteDefaults, ConfigError> {
+        let base = RouteDefaults::default();
+        let millis = |name: &str, raw: &Option<String>, default: Duration| {
             parse_or(
-                get,
-                "BRIDGE_RECEIVE_QUEUE",
-                base.receive_queue,
-                "an integer",
+                name,
+                raw,
+                u64::try_from(default.as_millis()).unwrap_or(u64::MAX),
+            )
+            .map(Duration::from_millis)
+        };
+        let defaults = RouteDefaults {
+            max_attempts: positive(
+                "BRIDGE_MAX_ATTEMPTS",
+                parse_or(
+                    "BRIDGE_MAX_ATTEMPTS",
+                    &self.bridge_max_attempts,
+                    base.max_attempts,
+                )?,
+                "the number of attempts",
             )?,
-            "the receive queue",
-        )?,
-        ordered_by_key: parse_bool(get, "BRIDGE_ORDERED_BY_KEY", base.ordered_by_key)?,
-        timeout: millis("BRIDGE_PUSH_TIMEOUT_MS", base.timeout)?,
-    };
-    if defaults.backoff.initial > defaults.backoff.max {
-        return Err(ConfigError::new(
-            "BRIDGE_MIN_BACKOFF_MS",
-            "must not exceed BRIDGE_MAX_BACKOFF_MS",
-        ));
+            retry_budget: match &self.bridge_retry_budget {
+                None => base.retry_budget,
+                Some(raw) => parse_budget(raw).ok_or_else(|| {
+                    ConfigError::new(
+                        "BRIDGE_RETRY_BUDGET",
+                        format!("expected seconds or a duration like 24h, 90m, 30s, got {raw:?}"),
+                    )
+                })?,
+            },
+            // The older names (`BRIDGE_BACKOFF_INITIAL_MS`, `BRIDGE_BACKOFF_MAX_MS`) still work.
+            backoff: Backoff {
+                initial: match &self.bridge_min_backoff_ms {
+                    Some(_) => millis(
+                        "BRIDGE_MIN_BACKOFF_MS",
+                        &self.bridge_min_backoff_ms,
+                        base.backoff.initial,
+                    )?,
+                    None => millis(
+                        "BRIDGE_BACKOFF_INITIAL_MS",
+                        &self.bridge_backoff_initial_ms,
+                        base.backoff.initial,
+                    )?,
+                },
+                max: match &self.bridge_max_backoff_ms {
+                    Some(_) => millis(
+                        "BRIDGE_MAX_BACKOFF_MS",
+                        &self.bridge_max_backoff_ms,
+                        base.backoff.max,
+                    )?,
+                    None => millis(
+                        "BRIDGE_BACKOFF_MAX_MS",
+                        &self.bridge_backoff_max_ms,
+                        base.backoff.max,
+                    )?,
+                },
+            },
+            concurrency: positive(
+                "BRIDGE_CONCURRENCY",
+                parse_or(
+                    "BRIDGE_CONCURRENCY",
+                    &self.bridge_concurrency,
+                    base.concurrency,
+                )?,
+                "the concurrency",
+            )?,
+            receive_queue: positive(
+                "BRIDGE_RECEIVE_QUEUE",
+                parse_or(
+                    "BRIDGE_RECEIVE_QUEUE",
+                    &self.bridge_receive_queue,
+                    base.receive_queue,
+                )?,
+                "the receive queue",
+            )?,
+            ordered_by_key: parse_bool(
+                "BRIDGE_ORDERED_BY_KEY",
+                &self.bridge_ordered_by_key,
+                base.ordered_by_key,
+            )?,
+            timeout: millis(
+                "BRIDGE_PUSH_TIMEOUT_MS",
+                &self.bridge_push_timeout_ms,
+                base.timeout,
+            )?,
+        };
+        if defaults.backoff.initial > defaults.backoff.max {
+            return Err(ConfigError::new(
+                "BRIDGE_MIN_BACKOFF_MS",
+                "must not exceed BRIDGE_MAX_BACKOFF_MS",
+            ));
+        }
+        if defaults.timeout.is_zero() {
+            return Err(ConfigError::new(
+                "BRIDGE_PUSH_TIMEOUT_MS",
+                "must be more than 0",
+            ));
+        }
+        Ok(defaults)
     }
-    if defaults.timeout.is_zero() {
-        return Err(ConfigError::new(
-            "BRIDGE_PUSH_TIMEOUT_MS",
-            "must be more than 0",
-        ));
-    }
-    Ok(defaults)
 }
 
-fn parse_bool(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &str,
-    default: bool,
-) -> Result<bool, ConfigError> {
-    match get(name)
+fn parse_bool(name: &str, raw: &Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match raw
+        .as_deref()
         .map(|raw| raw.trim().to_ascii_lowercase())
         .as_deref()
     {
@@ -595,14 +599,14 @@ fn parse_url(name: &str, raw: &str) -> Result<Url, ConfigError> {
 }
 
 fn default_routes(
-    get: &impl Fn(&str) -> Option<String>,
+    urls: &FunctionUrls,
     defaults: &RouteDefaults,
     namespace: &str,
 ) -> Result<(Vec<RouteConfig>, Vec<SkippedRoute>), ConfigError> {
     let mut routes = Vec::new();
     let mut skipped = Vec::new();
     for (topic, subscription, variable) in DEFAULT_ROUTES {
-        match get(variable) {
+        match urls.get(variable) {
             Some(base) => {
                 let endpoint = format!("{}{EVENTS_PATH}", base.trim().trim_end_matches('/'));
                 let url = parse_url(variable, &endpoint)?;
@@ -704,16 +708,13 @@ fn parse_routes(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<BridgeConfig, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-            .collect();
-        BridgeConfig::from_lookup(|name| map.get(name).cloned())
+        BridgeConfig::from_vars(
+            vars.iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+        )
     }
 
     const PULSAR: (&str, &str) = ("PULSAR_URL", "pulsar://127.0.0.1:6650");
@@ -840,10 +841,7 @@ mod tests {
             config.skipped_routes[0].missing_variable,
             "REGISTER_INFLUENCER_URL"
         );
-        let error = super::BridgeConfig::from_lookup(|name| {
-            (name == "PULSAR_URL").then(|| "pulsar://h:1".to_owned())
-        })
-        .unwrap_err();
+        let error = self::config(&[("PULSAR_URL", "pulsar://h:1")]).unwrap_err();
         assert_eq!(error.variable, "BRIDGE_ROUTES");
         assert!(error.message.contains("GENERATE_REPORT_URL"), "{error}");
     }
@@ -998,24 +996,22 @@ mod tests {
             PushAuth::Static(Secret("local-secret".into()))
         );
         assert!(!format!("{config:?}").contains("local-secret"));
-        let none = super::BridgeConfig::from_lookup(|name| match name {
-            "PULSAR_ADDRESS" => Some("broker:7000".into()),
-            "GENERATE_REPORT_URL" => Some("http://r".into()),
-            "PUSH_AUTH" => Some("none".into()),
-            "PUSH_TOKEN" => Some("ignored".into()),
-            _ => None,
-        })
+        let none = self::config(&[
+            ("PULSAR_ADDRESS", "broker:7000"),
+            ("GENERATE_REPORT_URL", "http://r"),
+            ("PUSH_AUTH", "none"),
+            ("PUSH_TOKEN", "ignored"),
+        ])
         .unwrap();
         assert_eq!(none.pulsar_url, "pulsar://broker:7000");
         assert_eq!(none.push_auth, PushAuth::None);
-        let oidc = super::BridgeConfig::from_lookup(|name| match name {
-            "PULSAR_URL" => Some("pulsar://broker:6650".into()),
-            "GENERATE_REPORT_URL" => Some("http://r".into()),
-            "PUSH_AUTH" => Some("oidc".into()),
-            "PUSH_TOKEN" => Some("ignored".into()),
-            "GCE_METADATA_HOST" => Some("127.0.0.1:9999".into()),
-            _ => None,
-        })
+        let oidc = self::config(&[
+            ("PULSAR_URL", "pulsar://broker:6650"),
+            ("GENERATE_REPORT_URL", "http://r"),
+            ("PUSH_AUTH", "oidc"),
+            ("PUSH_TOKEN", "ignored"),
+            ("GCE_METADATA_HOST", "127.0.0.1:9999"),
+        ])
         .unwrap();
         assert_eq!(
             oidc.push_auth,
@@ -1112,12 +1108,11 @@ mod tests {
         for raw in ["", "0", "h", "1d", "-5m", "x"] {
             assert_eq!(parse_budget(raw), None, "{raw}");
         }
-        let error = super::BridgeConfig::from_lookup(|name| match name {
-            "PULSAR_URL" => Some("pulsar://127.0.0.1:6650".into()),
-            "CREATE_CAMPAIGN_URL" => Some("http://127.0.0.1:3002".into()),
-            "BRIDGE_RETRY_BUDGET" => Some("1 day".into()),
-            _ => None,
-        })
+        let error = self::config(&[
+            ("PULSAR_URL", "pulsar://127.0.0.1:6650"),
+            ("CREATE_CAMPAIGN_URL", "http://127.0.0.1:3002"),
+            ("BRIDGE_RETRY_BUDGET", "1 day"),
+        ])
         .unwrap_err();
         assert_eq!(error.variable, "BRIDGE_RETRY_BUDGET");
     }

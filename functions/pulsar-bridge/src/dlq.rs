@@ -24,7 +24,7 @@ use std::{
     time::Duration,
 };
 
-use alpes_shared::bus::{DEFAULT_NAMESPACE, parse_namespace};
+use alpes_shared::config::PulsarVars;
 use chrono::Utc;
 use futures::StreamExt;
 use pulsar::{
@@ -34,7 +34,7 @@ use pulsar::{
 };
 
 use crate::{
-    config::{ConfigError, short_topic},
+    config::{ConfigError, Secret, short_topic},
     delivery::DEAD_LETTER_SUBSCRIPTION,
     message::{format_message_id, property, rfc3339},
 };
@@ -55,11 +55,11 @@ type ByteConsumer = Consumer<Vec<u8>, TokioExecutor>;
 pub struct Admin {
     http: reqwest::Client,
     base: String,
-    token: Option<String>,
+    token: Option<Secret>,
 }
 
 impl Admin {
-    pub fn new(http: reqwest::Client, base: &str, token: Option<String>) -> Self {
+    pub fn new(http: reqwest::Client, base: &str, token: Option<Secret>) -> Self {
         Self {
             http,
             base: base.trim_end_matches('/').to_owned(),
@@ -71,7 +71,7 @@ impl Admin {
     async fn get(&self, path: &str) -> Result<Option<serde_json::Value>, String> {
         let url = format!("{}/admin/v2/{path}", self.base);
         let mut request = self.http.get(&url).timeout(ADMIN_TIMEOUT);
-        if let Some(token) = &self.token {
+        if let Some(Secret(token)) = &self.token {
             request = request.bearer_auth(token);
         }
         let response = request
@@ -200,31 +200,30 @@ pub struct Settings {
     pub pulsar_url: String,
     pub admin_url: String,
     pub namespace: String,
-    pub token: Option<String>,
+    pub token: Option<Secret>,
+}
+
+/// The command's variables as set (see [`alpes_shared::config`]).
+#[derive(serde::Deserialize)]
+struct SettingsVars {
+    pulsar_admin_url: Option<String>,
+    #[serde(flatten)]
+    pulsar: PulsarVars,
 }
 
 impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let get = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let pulsar_url = crate::config::pulsar_url(&get)?;
-        let admin_url = get("PULSAR_ADMIN_URL")
+        let vars: SettingsVars = alpes_shared::config::read(alpes_shared::config::process_env())?;
+        let pulsar_url = vars.pulsar.url(None)?;
+        let admin_url = vars
+            .pulsar_admin_url
             .or_else(|| crate::config::default_admin_url(&pulsar_url))
-            .ok_or_else(|| ConfigError {
-                variable: "PULSAR_ADMIN_URL".into(),
-                message: "not set".into(),
-            })?;
-        let namespace = match get("PULSAR_NAMESPACE") {
-            Some(raw) => parse_namespace(&raw).map_err(|message| ConfigError {
-                variable: "PULSAR_NAMESPACE".into(),
-                message,
-            })?,
-            None => DEFAULT_NAMESPACE.to_owned(),
-        };
+            .ok_or_else(|| ConfigError::new("PULSAR_ADMIN_URL", "not set"))?;
         Ok(Self {
             pulsar_url,
             admin_url,
-            namespace,
-            token: get("PULSAR_TOKEN"),
+            namespace: vars.pulsar.namespace()?,
+            token: vars.pulsar.token().map(Secret),
         })
     }
 }
@@ -362,7 +361,7 @@ pub async fn run(
 
 async fn connect(settings: &Settings) -> Result<Client, String> {
     let mut builder = Pulsar::builder(&settings.pulsar_url, TokioExecutor);
-    if let Some(token) = &settings.token {
+    if let Some(Secret(token)) = &settings.token {
         builder = builder.with_auth(Authentication {
             name: "token".into(),
             data: token.clone().into_bytes(),

@@ -4,12 +4,13 @@
 use std::collections::BTreeSet;
 
 use alpes_shared::{
-    domain::{Influencer, NewInfluencer},
+    domain::Influencer,
     http::Runtime,
     store::Context,
     testing::{openapi, test_config},
 };
 use chrono::Utc;
+use register_influencer::RegisterInfluencerRequest;
 use uuid::Uuid;
 
 /// Every operation `register_influencer::app` routes.
@@ -127,6 +128,6 @@ async fn the_documented_example_registers() {
     let mut example = openapi::request_schema(&document, "post", "/influencers")["example"].clone();
     // The id is the request's, not the input's (which refuses unknown fields).
     example.as_object_mut().expect("an object").remove("id");
-    let input: NewInfluencer = serde_json::from_value(example).expect("a create body");
-    Influencer::register(input, Uuid::now_v7(), Utc::now()).expect("a valid influencer");
+    let input: RegisterInfluencerRequest = serde_json::from_value(example).expect("a create body");
+    Influencer::register(input.into(), Uuid::now_v7(), Utc::now()).expect("a valid influencer");
 }

@@ -4,12 +4,13 @@
 use std::collections::BTreeSet;
 
 use alpes_shared::{
-    domain::{Contract, NewContract},
+    domain::Contract,
     http::Runtime,
     store::Context,
     testing::{openapi, test_config},
 };
 use chrono::Utc;
+use send_contract::SignContractRequest;
 use uuid::Uuid;
 
 /// Every operation `send_contract::app` routes.
@@ -116,6 +117,6 @@ async fn the_documented_example_signs_a_contract() {
     let mut example = openapi::request_schema(&document, "post", "/contratos")["example"].clone();
     // The id is the request's, not the input's (which refuses unknown fields).
     example.as_object_mut().expect("an object").remove("id");
-    let input: NewContract = serde_json::from_value(example).expect("a create body");
-    Contract::sign(input, Uuid::now_v7(), Utc::now()).expect("a valid contract");
+    let input: SignContractRequest = serde_json::from_value(example).expect("a create body");
+    Contract::sign(input.into(), Uuid::now_v7(), Utc::now()).expect("a valid contract");
 }

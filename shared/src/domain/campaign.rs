@@ -3,7 +3,6 @@
 use super::period::at_storage_precision;
 use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
-use serde::Deserialize;
 use uuid::Uuid;
 
 use super::categories::Categories;
@@ -15,39 +14,41 @@ use super::period::{check_end_after, parse_rfc3339};
 use super::states::{CampaignState, Transition, advance};
 use super::text::{CampaignName, ExternalId, LongText, PersonName, optional, required};
 
-/// A `POST /campanas` body as it arrives. All optional so a missing field is a
-/// listed field error, not an unreadable body.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A campaign as it arrives (`POST /campanas`), before any check. Every field is
+/// optional here so that a missing one becomes a field error in the list instead of an
+/// input that cannot be read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewCampaign {
-    #[serde(rename = "nombre")]
     pub name: Option<String>,
-    #[serde(rename = "descripcion")]
     pub description: Option<String>,
-    #[serde(rename = "tipo_comision")]
     pub commission_type: Option<String>,
-    #[serde(rename = "valor_comision")]
     pub commission_value: Option<Decimal>,
-    #[serde(rename = "moneda")]
     pub currency: Option<String>,
-    #[serde(rename = "categorias_objetivo")]
     pub target_categories: Option<Vec<String>>,
     /// RFC 3339; parsed here so a bad date is a field error like any other.
-    #[serde(rename = "fecha_inicio")]
     pub start_date: Option<String>,
-    #[serde(rename = "fecha_fin")]
     pub end_date: Option<String>,
     pub influencer_id: Option<String>,
-    #[serde(rename = "influencer_nombre")]
     pub influencer_name: Option<String>,
-    #[serde(rename = "influencer_email")]
     pub influencer_email: Option<String>,
-    #[serde(rename = "tipo_contrato")]
     pub contract_type: Option<String>,
-    #[serde(rename = "monto_base")]
     pub base_amount: Option<Decimal>,
-    #[serde(rename = "entregables")]
     pub deliverables: Option<String>,
+}
+
+/// The command to create a campaign under `id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateCampaign {
+    pub id: Uuid,
+    pub details: NewCampaign,
+}
+
+/// The command to give a newly registered influencer its welcome campaign (targeting
+/// `categories`, possibly none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WelcomeInfluencer {
+    pub influencer: CampaignInfluencer,
+    pub categories: Categories,
 }
 
 /// The influencer a campaign is made for. One value so "all three or none" (SPEC

@@ -5,6 +5,15 @@ use std::fmt;
 use serde::Serialize;
 
 use super::error::InvalidValue;
+use super::text::ExternalId;
+
+/// The command to compensate a campaign whose contract step failed: cancel its report,
+/// or remember the compensation until the report exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompensateCampaign {
+    pub campaign_id: ExternalId,
+    pub reason: CancellationReason,
+}
 
 /// The `motivo` of a cancelled report, 1..=2000 characters.
 ///

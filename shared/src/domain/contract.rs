@@ -4,7 +4,6 @@
 use super::period::at_storage_precision;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde::Deserialize;
 use uuid::Uuid;
 
 use super::error::{AtField, DomainError, FieldError, InvalidValue, ValidationErrors};
@@ -14,26 +13,35 @@ use super::period::{check_end_after, parse_rfc3339};
 use super::states::{ContractState, Transition, advance};
 use super::text::{ExternalId, LongText, optional, required};
 
-/// A `POST /contratos` body as it arrives.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A contract's terms as they arrive over the API, before any check. Every field is
+/// optional here so that a missing one becomes a field error in the list instead of an
+/// input that cannot be read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewContract {
-    #[serde(rename = "id_influencer")]
     pub influencer_id: Option<String>,
-    #[serde(rename = "id_campana")]
     pub campaign_id: Option<String>,
-    #[serde(rename = "monto_total")]
     pub total_amount: Option<Decimal>,
-    #[serde(rename = "moneda")]
     pub currency: Option<String>,
-    #[serde(rename = "tipo_contrato")]
     pub contract_type: Option<String>,
-    #[serde(rename = "fecha_inicio")]
     pub start_date: Option<String>,
-    #[serde(rename = "fecha_fin")]
     pub end_date: Option<String>,
-    #[serde(rename = "entregables")]
     pub deliverables: Option<String>,
+}
+
+/// The command to sign a contract under `id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignContract {
+    pub id: Uuid,
+    pub terms: NewContract,
+}
+
+/// The contract step of the saga that a campaign event asks for: the campaign's terms as
+/// sent, and the (campaign, influencer) pair it is about, trimmed, when the event names
+/// both (one outcome per pair, however many messages carry it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SignCampaignContract {
+    pub pair: Option<(String, String)>,
+    pub terms: CampaignContractTerms,
 }
 
 /// The fields of an `EventoCampanaCreada` a contract is made from, as they arrive off
@@ -49,6 +57,19 @@ pub struct CampaignContractTerms {
     pub currency: Option<String>,
     pub contract_type: Option<String>,
     pub deliverables: Option<String>,
+}
+
+impl CampaignContractTerms {
+    /// The amount the campaign offers, with the event field it comes from: `monto_base`,
+    /// or `valor_comision` when `monto_base` is absent or zero (the existing producers'
+    /// `monto_base or valor_comision`).
+    pub fn offered(&self) -> Option<(&'static str, f32)> {
+        match (self.base_amount, self.commission_value) {
+            (Some(base), _) if base != 0.0 => Some(("monto_base", base)),
+            (_, Some(commission)) => Some(("valor_comision", commission)),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,9 +194,8 @@ impl Contract {
     }
 
     /// The contract a campaign event asks for (SPEC section 3, send-contract):
-    /// `monto_total` is `monto_base`, or `valor_comision` when `monto_base` is absent
-    /// or zero (the existing producers' `monto_base or valor_comision`), converted from
-    /// the wire float; the campaign's `moneda` (default USD), `tipo_contrato` (default
+    /// `monto_total` is the amount the campaign [offers](CampaignContractTerms::offered),
+    /// converted from the wire float; the campaign's `moneda` (default USD), `tipo_contrato` (default
     /// puntual) and `entregables`. No dates: the spec does not carry them over.
     pub fn from_campaign_event(
         terms: CampaignContractTerms,
@@ -345,10 +365,10 @@ fn event_amount(
     terms: &CampaignContractTerms,
     currency: Currency,
 ) -> Result<Money, ValidationErrors> {
-    let (field, amount) = match (terms.base_amount, terms.commission_value) {
-        (Some(base), _) if base != 0.0 => ("monto_base", base),
-        (_, Some(commission)) => ("valor_comision", commission),
-        (Some(zero), None) => ("monto_base", zero),
+    let (field, amount) = match (terms.offered(), terms.base_amount) {
+        (Some(offered), _) => offered,
+        // Nothing offered but a zero `monto_base`: refused as not positive.
+        (None, Some(zero)) => ("monto_base", zero),
         (None, None) => {
             return Err(FieldError::new("monto_base", "is required (or valor_comision)").into());
         }

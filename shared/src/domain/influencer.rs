@@ -2,7 +2,6 @@
 
 use super::period::at_storage_precision;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use uuid::Uuid;
 
 use super::categories::Categories;
@@ -16,25 +15,24 @@ use super::website::WebsiteUrl;
 
 /// A registration as it arrives (`POST /influencers` body or `EventoCrearInfluencer`),
 /// before any check. Every field is optional here so that a missing one becomes a
-/// field error in the 422 list instead of a body that fails to deserialise.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// field error in the list instead of an input that cannot be read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewInfluencer {
-    #[serde(rename = "nombre")]
     pub name: Option<String>,
     pub email: Option<String>,
-    #[serde(rename = "categorias")]
     pub categories: Option<Vec<String>>,
-    #[serde(rename = "plataformas")]
     pub platforms: Option<Vec<String>>,
-    #[serde(rename = "descripcion")]
     pub description: Option<String>,
-    #[serde(rename = "biografia")]
     pub biography: Option<String>,
-    #[serde(rename = "sitio_web")]
     pub website: Option<String>,
-    #[serde(rename = "telefono")]
     pub phone: Option<String>,
+}
+
+/// The command to register an influencer under `id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterInfluencer {
+    pub id: Uuid,
+    pub details: NewInfluencer,
 }
 
 /// A registered influencer. Only constructed valid, by [`Influencer::register`] or

@@ -32,14 +32,19 @@ mod text;
 mod website;
 pub(crate) mod wire_enum;
 
-pub use campaign::{Campaign, CampaignInfluencer, CampaignRecord, NewCampaign};
+pub use campaign::{
+    Campaign, CampaignInfluencer, CampaignRecord, CreateCampaign, NewCampaign, WelcomeInfluencer,
+};
 pub use categories::Categories;
-pub use compensation::CancellationReason;
-pub use contract::{CampaignContractTerms, Contract, ContractRecord, NewContract};
+pub use compensation::{CancellationReason, CompensateCampaign};
+pub use contract::{
+    CampaignContractTerms, Contract, ContractRecord, NewContract, SignCampaignContract,
+    SignContract,
+};
 pub use contract_rules::{ContractRuleViolation, SignDecision, SigningChannel, check_can_sign};
 pub use email::Email;
 pub use error::{DomainError, FieldError, InvalidValue, ValidationErrors};
-pub use influencer::{Influencer, InfluencerRecord, NewInfluencer};
+pub use influencer::{Influencer, InfluencerRecord, NewInfluencer, RegisterInfluencer};
 pub use kinds::{CommissionType, ContractType, ReportType};
 pub use money::{Currency, Money};
 pub use period::parse_rfc3339;

@@ -8,9 +8,11 @@
 //! - [`Topic`]: the catalogue (names, record names, schemas).
 //! - [`Payload`] types, one per topic, and [`IntegrationEvent`] over all of them.
 //! - [`EventMetadata`]: ids, saga correlation and causation, carried as message properties.
+//! - [`commands`]: payloads as the use cases' commands (one translation layer).
 //! - [`convert`]: wire floats and date strings to decimals and UTC instants.
 
 mod codec;
+pub mod commands;
 pub mod convert;
 mod derived_id;
 mod event;

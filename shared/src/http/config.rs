@@ -1,31 +1,17 @@
 //! A function's configuration: environment variables only, read once at start into typed
-//! values. A missing or malformed variable stops the process with a message naming it.
+//! values through the shared reader ([`crate::config`]). A missing or malformed variable
+//! stops the process with a message naming it.
 
-use std::{collections::HashMap, str::FromStr, time::Duration};
+use std::time::Duration;
 
-use sqlx::postgres::PgConnectOptions;
+use serde::Deserialize;
 
+pub use crate::config::ConfigError;
 use crate::{
     bus::{PulsarSettings, relay::RelaySettings},
+    config::{DatabaseVars, LOCAL_PULSAR_URL, PulsarVars, millis_or, parse_or, required},
     store::DatabaseSettings,
 };
-
-/// A configuration problem, naming the variable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{variable}: {problem}")]
-pub struct ConfigError {
-    pub variable: String,
-    pub problem: String,
-}
-
-impl ConfigError {
-    fn new(variable: &str, problem: impl Into<String>) -> Self {
-        Self {
-            variable: variable.to_owned(),
-            problem: problem.into(),
-        }
-    }
-}
 
 /// Which broker carries the integration events.
 #[derive(Debug, Clone)]
@@ -108,50 +94,71 @@ pub struct FunctionConfig {
 /// Google's OIDC signing keys.
 pub const GOOGLE_CERTS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
 
+/// A function's variables as set (see [`crate::config`]).
+#[derive(Deserialize)]
+struct FunctionVars {
+    port: Option<String>,
+    request_timeout_ms: Option<String>,
+    relay_interval_ms: Option<String>,
+    event_bus: Option<String>,
+    publish_timeout_ms: Option<String>,
+    gcp_project: Option<String>,
+    pubsub_emulator_host: Option<String>,
+    #[serde(flatten)]
+    database: DatabaseVars,
+    #[serde(flatten)]
+    pulsar: PulsarVars,
+    #[serde(flatten)]
+    push: PushVars,
+    #[serde(flatten)]
+    relay: RelayVars,
+}
+
+/// `PUSH_*`: how the event endpoint checks pushes.
+#[derive(Deserialize)]
+struct PushVars {
+    push_auth: Option<String>,
+    push_audience: Option<String>,
+    push_service_accounts: Option<String>,
+    push_certs_url: Option<String>,
+    push_token: Option<String>,
+    push_auth_allow_none: Option<String>,
+}
+
+/// The outbox relay's tuning.
+#[derive(Deserialize)]
+struct RelayVars {
+    publish_inline_budget_ms: Option<String>,
+    outbox_lease_ms: Option<String>,
+    publish_breaker_threshold: Option<String>,
+    publish_breaker_cooldown_ms: Option<String>,
+    outbox_retention_hours: Option<String>,
+    inbox_retention_hours: Option<String>,
+}
+
 impl FunctionConfig {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(std::env::vars())
+        Self::from_vars(crate::config::process_env())
     }
 
     /// Reads the given variables (tests pass their own).
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let env = Env(vars
-            .into_iter()
-            .filter(|(_, value)| !value.trim().is_empty())
-            .collect());
-        let database_url = env.required("DATABASE_URL")?;
-        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
-            return Err(ConfigError::new(
-                "DATABASE_URL",
-                "must be a postgres:// or postgresql:// URL",
-            ));
-        }
-        let connect = PgConnectOptions::from_str(&database_url).map_err(|error| {
-            ConfigError::new("DATABASE_URL", format!("not a PostgreSQL URL ({error})"))
-        })?;
-        let mut database = DatabaseSettings::new(connect);
-        database.max_connections = env.parse_or("DATABASE_MAX_CONNECTIONS", 10)?;
-        database.acquire_timeout = env.millis_or("DATABASE_ACQUIRE_TIMEOUT_MS", 3_000)?;
-        database.statement_timeout = env.millis_or("DATABASE_STATEMENT_TIMEOUT_MS", 5_000)?;
-
-        let bus_timeout = env.millis_or("PUBLISH_TIMEOUT_MS", 5_000)?;
-        let bus = match env.get("EVENT_BUS").unwrap_or("pulsar") {
+        let vars: FunctionVars = crate::config::read(vars)?;
+        let database = vars.database.settings()?;
+        let bus_timeout = millis_or("PUBLISH_TIMEOUT_MS", &vars.publish_timeout_ms, 5_000)?;
+        let bus = match vars.event_bus.as_deref().unwrap_or("pulsar") {
             "pulsar" => BusSettings::Pulsar(PulsarSettings {
-                url: env.pulsar_url()?,
-                token: env.get("PULSAR_TOKEN").map(|token| token.trim().to_owned()),
+                url: vars.pulsar.url(Some(LOCAL_PULSAR_URL))?,
+                token: vars.pulsar.token(),
                 operation_timeout: bus_timeout,
-                namespace: match env.get("PULSAR_NAMESPACE") {
-                    Some(raw) => crate::bus::parse_namespace(raw)
-                        .map_err(|problem| ConfigError::new("PULSAR_NAMESPACE", problem))?,
-                    None => crate::bus::DEFAULT_NAMESPACE.to_owned(),
-                },
+                namespace: vars.pulsar.namespace()?,
             }),
             "pubsub" => BusSettings::PubSub {
-                project: env.required("GCP_PROJECT")?,
-                emulator: env.get("PUBSUB_EMULATOR_HOST").map(str::to_owned),
+                project: required("GCP_PROJECT", &vars.gcp_project)?.to_owned(),
+                emulator: vars.pubsub_emulator_host.clone(),
                 timeout: bus_timeout,
             },
             other => {
@@ -161,15 +168,30 @@ impl FunctionConfig {
                 ));
             }
         };
+        let push_auth = vars.push.settings()?;
+        Ok(Self {
+            port: parse_or("PORT", &vars.port, 8080)?,
+            database,
+            bus,
+            push_auth,
+            request_timeout: millis_or("REQUEST_TIMEOUT_MS", &vars.request_timeout_ms, 30_000)?,
+            relay_interval: millis_or("RELAY_INTERVAL_MS", &vars.relay_interval_ms, 2_000)?,
+            relay: vars.relay.settings(bus_timeout)?,
+        })
+    }
+}
 
-        let push_auth = match env.get("PUSH_AUTH").unwrap_or("oidc") {
+impl PushVars {
+    fn settings(&self) -> Result<PushAuthSettings, ConfigError> {
+        Ok(match self.push_auth.as_deref().unwrap_or("oidc") {
             "oidc" => PushAuthSettings::Oidc {
-                audience: env.required("PUSH_AUDIENCE")?,
+                audience: required("PUSH_AUDIENCE", &self.push_audience)?.to_owned(),
                 // Fail closed: without a list, any Google-signed token for the audience
                 // (any service account of any project can mint one) would pass.
                 service_accounts: {
-                    let accounts: Vec<String> = env
-                        .get("PUSH_SERVICE_ACCOUNTS")
+                    let accounts: Vec<String> = self
+                        .push_service_accounts
+                        .as_deref()
                         .unwrap_or_default()
                         .split(',')
                         .map(str::trim)
@@ -185,15 +207,16 @@ impl FunctionConfig {
                     }
                     accounts
                 },
-                certs_url: env
-                    .get("PUSH_CERTS_URL")
+                certs_url: self
+                    .push_certs_url
+                    .as_deref()
                     .unwrap_or(GOOGLE_CERTS_URL)
                     .to_owned(),
             },
             "static" => PushAuthSettings::Static {
-                token: env.required("PUSH_TOKEN")?.trim().to_owned(),
+                token: required("PUSH_TOKEN", &self.push_token)?.trim().to_owned(),
             },
-            "none" if env.get("PUSH_AUTH_ALLOW_NONE").map(str::trim) == Some("true") => {
+            "none" if self.push_auth_allow_none.as_deref().map(str::trim) == Some("true") => {
                 PushAuthSettings::Disabled
             }
             "none" => {
@@ -209,118 +232,77 @@ impl FunctionConfig {
                     format!("must be oidc, static or none, got {other:?}"),
                 ));
             }
-        };
-
-        Ok(Self {
-            port: env.parse_or("PORT", 8080)?,
-            database,
-            bus,
-            push_auth,
-            request_timeout: env.millis_or("REQUEST_TIMEOUT_MS", 30_000)?,
-            relay_interval: env.millis_or("RELAY_INTERVAL_MS", 2_000)?,
-            relay: relay_settings(&env, bus_timeout)?,
         })
     }
 }
 
-/// The outbox settings. The lease must outlast the longest publish (taking the
-/// producer's lock, creating it, handing over, the receipt: each bounded by
-/// `PUBLISH_TIMEOUT_MS`), or a slow publish and the relay would both send a row.
-fn relay_settings(env: &Env, publish_timeout: Duration) -> Result<RelaySettings, ConfigError> {
-    let defaults = RelaySettings::default();
-    let hours = |name: &str, default: Duration| -> Result<Duration, ConfigError> {
-        let hours: u64 = env.parse_or(name, default.as_secs() / 3600)?;
-        if hours == 0 {
-            return Err(ConfigError::new(name, "must be at least 1 hour"));
+impl RelayVars {
+    /// The outbox settings. The lease must outlast the longest publish (taking the
+    /// producer's lock, creating it, handing over, the receipt: each bounded by
+    /// `PUBLISH_TIMEOUT_MS`), or a slow publish and the relay would both send a row.
+    fn settings(&self, publish_timeout: Duration) -> Result<RelaySettings, ConfigError> {
+        let defaults = RelaySettings::default();
+        let hours = |name: &str, raw: &Option<String>, default: Duration| {
+            let hours: u64 = parse_or(name, raw, default.as_secs() / 3600)?;
+            if hours == 0 {
+                return Err(ConfigError::new(name, "must be at least 1 hour"));
+            }
+            Ok(Duration::from_secs(hours * 3600))
+        };
+        let settings = RelaySettings {
+            inline_budget: millis_or(
+                "PUBLISH_INLINE_BUDGET_MS",
+                &self.publish_inline_budget_ms,
+                millis(defaults.inline_budget),
+            )?,
+            lease: millis_or(
+                "OUTBOX_LEASE_MS",
+                &self.outbox_lease_ms,
+                millis(defaults.lease),
+            )?,
+            breaker_threshold: parse_or(
+                "PUBLISH_BREAKER_THRESHOLD",
+                &self.publish_breaker_threshold,
+                defaults.breaker_threshold,
+            )?,
+            breaker_cooldown: millis_or(
+                "PUBLISH_BREAKER_COOLDOWN_MS",
+                &self.publish_breaker_cooldown_ms,
+                millis(defaults.breaker_cooldown),
+            )?,
+            outbox_retention: hours(
+                "OUTBOX_RETENTION_HOURS",
+                &self.outbox_retention_hours,
+                defaults.outbox_retention,
+            )?,
+            inbox_retention: hours(
+                "INBOX_RETENTION_HOURS",
+                &self.inbox_retention_hours,
+                defaults.inbox_retention,
+            )?,
+            ..defaults
+        };
+        if settings.lease <= publish_timeout * 3 {
+            return Err(ConfigError::new(
+                "OUTBOX_LEASE_MS",
+                format!(
+                    "must be more than 3 x PUBLISH_TIMEOUT_MS ({} ms)",
+                    millis(publish_timeout) * 3
+                ),
+            ));
         }
-        Ok(Duration::from_secs(hours * 3600))
-    };
-    let settings = RelaySettings {
-        inline_budget: env.millis_or("PUBLISH_INLINE_BUDGET_MS", millis(defaults.inline_budget))?,
-        lease: env.millis_or("OUTBOX_LEASE_MS", millis(defaults.lease))?,
-        breaker_threshold: env.parse_or("PUBLISH_BREAKER_THRESHOLD", defaults.breaker_threshold)?,
-        breaker_cooldown: env.millis_or(
-            "PUBLISH_BREAKER_COOLDOWN_MS",
-            millis(defaults.breaker_cooldown),
-        )?,
-        outbox_retention: hours("OUTBOX_RETENTION_HOURS", defaults.outbox_retention)?,
-        inbox_retention: hours("INBOX_RETENTION_HOURS", defaults.inbox_retention)?,
-        ..defaults
-    };
-    if settings.lease <= publish_timeout * 3 {
-        return Err(ConfigError::new(
-            "OUTBOX_LEASE_MS",
-            format!(
-                "must be more than 3 x PUBLISH_TIMEOUT_MS ({} ms)",
-                millis(publish_timeout) * 3
-            ),
-        ));
+        if settings.breaker_threshold == 0 {
+            return Err(ConfigError::new(
+                "PUBLISH_BREAKER_THRESHOLD",
+                "must be at least 1",
+            ));
+        }
+        Ok(settings)
     }
-    if settings.breaker_threshold == 0 {
-        return Err(ConfigError::new(
-            "PUBLISH_BREAKER_THRESHOLD",
-            "must be at least 1",
-        ));
-    }
-    Ok(settings)
 }
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-struct Env(HashMap<String, String>);
-
-impl Env {
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
-
-    fn required(&self, name: &str) -> Result<String, ConfigError> {
-        self.get(name)
-            .map(str::to_owned)
-            .ok_or_else(|| ConfigError::new(name, "is required but not set"))
-    }
-
-    fn parse_or<T>(&self, name: &str, default: T) -> Result<T, ConfigError>
-    where
-        T: FromStr,
-        T::Err: std::fmt::Display,
-    {
-        match self.get(name) {
-            None => Ok(default),
-            Some(raw) => raw
-                .trim()
-                .parse()
-                .map_err(|error| ConfigError::new(name, format!("cannot read {raw:?}: {error}"))),
-        }
-    }
-
-    fn millis_or(&self, name: &str, default: u64) -> Result<Duration, ConfigError> {
-        let millis: u64 = self.parse_or(name, default)?;
-        if millis == 0 {
-            return Err(ConfigError::new(name, "must be more than 0 milliseconds"));
-        }
-        Ok(Duration::from_millis(millis))
-    }
-
-    /// `PULSAR_URL`, or `PULSAR_ADDRESS` (a host, as the existing tools use), or localhost.
-    fn pulsar_url(&self) -> Result<String, ConfigError> {
-        if let Some(url) = self.get("PULSAR_URL") {
-            if !(url.starts_with("pulsar://") || url.starts_with("pulsar+ssl://")) {
-                return Err(ConfigError::new(
-                    "PULSAR_URL",
-                    format!("must start with pulsar:// or pulsar+ssl://, got {url:?}"),
-                ));
-            }
-            return Ok(url.to_owned());
-        }
-        Ok(match self.get("PULSAR_ADDRESS") {
-            Some(host) if host.contains(':') => format!("pulsar://{host}"),
-            Some(host) => format!("pulsar://{host}:6650"),
-            None => "pulsar://localhost:6650".to_owned(),
-        })
-    }
 }
 
 #[cfg(test)]

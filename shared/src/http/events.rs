@@ -175,8 +175,8 @@ pub fn events_router<H: EventHandler>(handler: Arc<H>, auth: Arc<PushAuth>) -> R
         (status = 204, description = "Handled, already handled, or nothing to do"),
         (status = 200, description = "A permanent failure (invalid event, broken rule): acknowledged, logged with its reason, never retried"),
         (status = 400, description = "The envelope or its payload cannot be read, or this function does not consume its topic", body = super::problem::Problem, content_type = "application/problem+json"),
-        super::openapi::Unauthorized,
-        super::openapi::ServerErrors,
+        super::schemas::Unauthorized,
+        super::schemas::ServerErrors,
     )
 )]
 async fn receive<H: EventHandler>(

@@ -11,9 +11,11 @@ pub mod problem;
 pub mod push_auth;
 pub mod query;
 mod runtime;
+pub mod schemas;
 mod serve;
 pub mod telemetry;
 pub mod tls;
+pub mod write;
 
 pub use config::{BusSettings, ConfigError, FunctionConfig, PushAuthSettings};
 pub use events::{EventDelivery, EventError, EventHandler, Handled, events_router};
@@ -23,3 +25,4 @@ pub use push_auth::PushAuth;
 pub use query::ListQuery;
 pub use runtime::Runtime;
 pub use serve::{health_routes, listening, serve, shutdown_signal};
+pub use write::{Begun, Origin, Write};

@@ -59,7 +59,7 @@ pub(crate) struct Problem<'a> {
     detail: String,
     /// For a 422: every refused field.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<super::openapi::ProblemFieldError>>)]
+    #[schema(value_type = Option<Vec<super::schemas::ProblemFieldError>>)]
     errors: Option<&'a [FieldError]>,
 }
 

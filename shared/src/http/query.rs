@@ -3,6 +3,9 @@
 
 use std::{collections::HashMap, fmt::Display, str::FromStr};
 
+use serde::{Deserialize, de::DeserializeOwned};
+use utoipa::IntoParams;
+
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 
@@ -61,49 +64,33 @@ impl ListQuery {
 
     /// `limite` (1..=100, default 50) and `offset` (>= 0, default 0).
     pub fn page(&self, errors: &mut ValidationErrors) -> Page {
-        let mut page = Page::default();
-        // Present but blank is refused too: the document's integer has no empty value.
-        if let Some(raw) = self.0.get("limite").map(|raw| raw.trim()) {
-            match raw.parse::<i64>() {
-                Ok(limit) if (1..=100).contains(&limit) => page.limit = limit,
-                _ => errors.push(FieldError::new(
-                    "limite",
-                    "must be an integer from 1 to 100",
-                )),
-            }
-        }
-        if let Some(raw) = self.0.get("offset").map(|raw| raw.trim()) {
-            match raw.parse::<i64>() {
-                Ok(offset) if offset >= 0 => page.offset = offset,
-                _ => errors.push(FieldError::new("offset", "must be an integer >= 0")),
-            }
-        }
-        page
+        self.filters::<PageParams>()
+            .map(|params| params.into_page(errors))
+            .unwrap_or_default()
     }
 
-    /// A filter parsed as `T` (an enum of the domain); an unknown value is an error, and
-    /// so is a blank one (`?estado=`: the document's enum does not list it).
-    pub fn parsed<T>(&self, name: &str, errors: &mut ValidationErrors) -> Option<T>
-    where
-        T: FromStr,
-        T::Err: Display,
-    {
-        let raw = self.0.get(name)?.trim();
-        match raw.parse() {
-            Ok(value) => Some(value),
-            Err(error) => {
-                errors.push(FieldError::new(name, error.to_string()));
-                None
-            }
-        }
+    /// This endpoint's filters, as its filter struct (`Deserialize` for reading and
+    /// `IntoParams` for the document: one description of the filters). Unknown
+    /// parameters are ignored; the struct's fields are strings, parsed by
+    /// [`parse_filter`] and [`text_filter`] so that every bad one is listed.
+    pub fn filters<F: DeserializeOwned>(&self) -> Result<F, ApiError> {
+        // Through a JSON object of strings: serde's plain map deserializer reads no
+        // `Option` fields.
+        let object = self
+            .0
+            .iter()
+            .map(|(name, value)| (name.clone(), serde_json::Value::String(value.clone())))
+            .collect::<serde_json::Map<_, _>>();
+        serde_json::from_value(serde_json::Value::Object(object))
+            .map_err(|error| ApiError::BadRequest(format!("the query is not valid: {error}")))
     }
 
-    /// A free-text filter; blank counts as absent.
-    pub fn text(&self, name: &str) -> Option<&str> {
-        self.0
-            .get(name)
-            .map(|value| value.trim())
-            .filter(|value| !value.is_empty())
+    /// The page and this endpoint's filters, parsed; a 422 lists every bad parameter.
+    pub fn read<F: Filters>(&self) -> Result<(Page, F::Filter), ApiError> {
+        let mut errors = ValidationErrors::new();
+        let page = self.page(&mut errors);
+        let filter = self.filters::<F>()?.into_filter(&mut errors);
+        Self::finish(errors, (page, filter))
     }
 
     /// Turns the collected errors into a 422, or passes `value` through.
@@ -114,6 +101,72 @@ impl ListQuery {
             Err(ApiError::Validation(errors))
         }
     }
+}
+
+/// A list endpoint's filters: one struct, read as strings (`Deserialize`) and documented
+/// (`IntoParams`), that parses into the store's filter, pushing every bad value to
+/// `errors`.
+pub trait Filters: DeserializeOwned {
+    type Filter;
+
+    fn into_filter(self, errors: &mut ValidationErrors) -> Self::Filter;
+}
+
+/// `limite` and `offset` of every list, read as strings so that a bad one is a field
+/// error in the 422 like any other (and documented as the integers they are).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// How many items to return (1..=100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100, default = 50)]
+    limite: Option<String>,
+    /// How many items to skip.
+    #[param(value_type = Option<i64>, minimum = 0, default = 0)]
+    offset: Option<String>,
+}
+
+impl PageParams {
+    fn into_page(self, errors: &mut ValidationErrors) -> Page {
+        let mut page = Page::default();
+        // Present but blank is refused too: the document's integer has no empty value.
+        if let Some(raw) = self.limite.as_deref().map(str::trim) {
+            match raw.parse::<i64>() {
+                Ok(limit) if (1..=100).contains(&limit) => page.limit = limit,
+                _ => errors.push(FieldError::new(
+                    "limite",
+                    "must be an integer from 1 to 100",
+                )),
+            }
+        }
+        if let Some(raw) = self.offset.as_deref().map(str::trim) {
+            match raw.parse::<i64>() {
+                Ok(offset) if offset >= 0 => page.offset = offset,
+                _ => errors.push(FieldError::new("offset", "must be an integer >= 0")),
+            }
+        }
+        page
+    }
+}
+
+/// A filter parsed as `T` (an enum of the domain); an unknown value is an error, and so
+/// is a blank one (`?estado=`: the document's enum does not list it).
+pub fn parse_filter<T>(name: &str, raw: Option<&str>, errors: &mut ValidationErrors) -> Option<T>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    match raw?.trim().parse() {
+        Ok(value) => Some(value),
+        Err(error) => {
+            errors.push(FieldError::new(name, error.to_string()));
+            None
+        }
+    }
+}
+
+/// A free-text filter, trimmed; blank counts as absent.
+pub fn text_filter(raw: Option<&str>) -> Option<&str> {
+    raw.map(str::trim).filter(|value| !value.is_empty())
 }
 
 #[cfg(test)]
@@ -146,12 +199,29 @@ mod tests {
         }
     }
 
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Filters {
+        estado: Option<String>,
+        categoria: Option<String>,
+    }
+
+    #[test]
+    fn filters_read_as_their_struct_ignoring_other_parameters() {
+        let query = ListQuery::from_pairs([("estado", "activo"), ("limite", "5")]);
+        assert_eq!(
+            query.filters::<Filters>().unwrap(),
+            Filters {
+                estado: Some("activo".into()),
+                categoria: None
+            }
+        );
+    }
+
     #[test]
     fn an_unknown_filter_value_names_the_parameter() {
         for value in ["dormido", "", "  "] {
             let mut errors = ValidationErrors::new();
-            let state: Option<InfluencerState> =
-                ListQuery::from_pairs([("estado", value)]).parsed("estado", &mut errors);
+            let state: Option<InfluencerState> = parse_filter("estado", Some(value), &mut errors);
             assert!(state.is_none());
             assert_eq!(
                 errors.fields().collect::<Vec<_>>(),
@@ -160,7 +230,7 @@ mod tests {
             );
         }
         let mut errors = ValidationErrors::new();
-        let absent: Option<InfluencerState> = ListQuery::default().parsed("estado", &mut errors);
+        let absent: Option<InfluencerState> = parse_filter("estado", None, &mut errors);
         assert!(absent.is_none() && errors.is_empty());
     }
 }

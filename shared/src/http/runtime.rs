@@ -288,7 +288,7 @@ struct RelayReport {
     security(("push_token" = [])),
     responses(
         (status = 200, description = "Every due event was published (or none was due)", body = RelayReport),
-        super::openapi::Unauthorized,
+        super::schemas::Unauthorized,
         (status = 503, description = "The broker or the database refused: the events stay in the outbox for the next sweep", body = super::problem::Problem, content_type = "application/problem+json"),
     )
 )]

@@ -2,8 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde_json::Value;
-use sqlx::{PgConnection, types::Json};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
@@ -14,12 +13,6 @@ use crate::domain::{
     Campaign, CampaignInfluencer, CampaignName, CampaignRecord, CampaignState, Categories, Email,
     ExternalId, LongText, PersonName,
 };
-
-#[derive(Debug, Clone)]
-pub struct StoredCampaign {
-    pub campaign: Campaign,
-    pub creation_request: Option<Value>,
-}
 
 /// Filters of `GET /campanas`.
 #[derive(Debug, Clone, Default)]
@@ -48,19 +41,17 @@ struct Row {
     bienvenida: bool,
     estado: String,
     fecha_creacion: DateTime<Utc>,
-    creation_request: Option<Json<Value>>,
 }
 
 macro_rules! columns {
     () => {
         "id, nombre, descripcion, tipo_comision, valor_comision, moneda, categorias_objetivo, \
          fecha_inicio, fecha_fin, influencer_id, influencer_nombre, influencer_email, \
-         tipo_contrato, monto_base, entregables, bienvenida, estado, fecha_creacion, \
-         creation_request"
+         tipo_contrato, monto_base, entregables, bienvenida, estado, fecha_creacion"
     };
 }
 
-impl TryFrom<Row> for StoredCampaign {
+impl TryFrom<Row> for Campaign {
     type Error = StoreError;
 
     fn try_from(row: Row) -> Result<Self, StoreError> {
@@ -97,28 +88,21 @@ impl TryFrom<Row> for StoredCampaign {
             state: enum_value("estado", &row.estado)?,
             created_at: row.fecha_creacion,
         });
-        Ok(Self {
-            campaign,
-            creation_request: row.creation_request.map(|json| json.0),
-        })
+        Ok(campaign)
     }
 }
 
 /// Stores a new campaign. A second welcome campaign for the same influencer is
 /// `Conflict(WelcomeCampaign)`.
-pub async fn insert(
-    tx: &mut PgConnection,
-    campaign: &Campaign,
-    creation_request: Option<&Value>,
-) -> Result<(), StoreError> {
+pub async fn insert(tx: &mut PgConnection, campaign: &Campaign) -> Result<(), StoreError> {
     let influencer = campaign.influencer();
     sqlx::query(
         "INSERT INTO campaigns (id, nombre, descripcion, tipo_comision, valor_comision, moneda,
              categorias_objetivo, fecha_inicio, fecha_fin, influencer_id, influencer_nombre,
              influencer_email, tipo_contrato, monto_base, entregables, bienvenida, estado,
-             fecha_creacion, fecha_actualizacion, creation_request)
+             fecha_creacion, fecha_actualizacion)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-             $18, $18, $19)",
+             $18, $18)",
     )
     .bind(campaign.id())
     .bind(campaign.name().as_str())
@@ -138,13 +122,12 @@ pub async fn insert(
     .bind(campaign.is_welcome())
     .bind(campaign.state().as_str())
     .bind(campaign.created_at())
-    .bind(creation_request.map(Json))
     .execute(tx)
     .await?;
     Ok(())
 }
 
-pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<StoredCampaign>, StoreError> {
+pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<Campaign>, StoreError> {
     let row: Option<Row> = sqlx::query_as(concat!(
         "SELECT ",
         columns!(),
@@ -153,7 +136,7 @@ pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<StoredCamp
     .bind(id)
     .fetch_optional(conn)
     .await?;
-    row.map(StoredCampaign::try_from).transpose()
+    row.map(Campaign::try_from).transpose()
 }
 
 /// The welcome campaign of an influencer, if it has one.
@@ -169,8 +152,7 @@ pub async fn find_welcome(
     .bind(influencer_id)
     .fetch_optional(conn)
     .await?;
-    row.map(|row| StoredCampaign::try_from(row).map(|stored| stored.campaign))
-        .transpose()
+    row.map(Campaign::try_from).transpose()
 }
 
 /// Campaigns in creation order (`fecha_creacion`, then `id`).
@@ -194,7 +176,5 @@ pub async fn list(
     .bind(page.offset)
     .fetch_all(conn)
     .await?;
-    rows.into_iter()
-        .map(|row| StoredCampaign::try_from(row).map(|stored| stored.campaign))
-        .collect()
+    rows.into_iter().map(Campaign::try_from).collect()
 }

@@ -2,8 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde_json::Value;
-use sqlx::{PgConnection, types::Json};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
@@ -11,12 +10,6 @@ use super::{
     rows::{enum_value, money, parse, parse_opt},
 };
 use crate::domain::{Contract, ContractRecord, ContractState, ExternalId, LongText};
-
-#[derive(Debug, Clone)]
-pub struct StoredContract {
-    pub contract: Contract,
-    pub creation_request: Option<Value>,
-}
 
 /// Filters of `GET /contratos`.
 #[derive(Debug, Clone, Default)]
@@ -39,17 +32,16 @@ struct Row {
     entregables: Option<String>,
     estado: String,
     fecha_creacion: DateTime<Utc>,
-    creation_request: Option<Json<Value>>,
 }
 
 macro_rules! columns {
     () => {
         "id, influencer_id, campaign_id, monto_total, moneda, tipo_contrato, fecha_inicio, \
-         fecha_fin, entregables, estado, fecha_creacion, creation_request"
+         fecha_fin, entregables, estado, fecha_creacion"
     };
 }
 
-impl TryFrom<Row> for StoredContract {
+impl TryFrom<Row> for Contract {
     type Error = StoreError;
 
     fn try_from(row: Row) -> Result<Self, StoreError> {
@@ -65,10 +57,7 @@ impl TryFrom<Row> for StoredContract {
             state: enum_value("estado", &row.estado)?,
             created_at: row.fecha_creacion,
         });
-        Ok(Self {
-            contract,
-            creation_request: row.creation_request.map(|json| json.0),
-        })
+        Ok(contract)
     }
 }
 
@@ -76,16 +65,12 @@ impl TryFrom<Row> for StoredContract {
 /// signings cannot both win: a second contract for the pair is
 /// `Conflict(ContractPerInfluencerAndCampaign)`, a second active exclusive one
 /// `Conflict(ActiveExclusiveContract)`.
-pub async fn insert(
-    tx: &mut PgConnection,
-    contract: &Contract,
-    creation_request: Option<&Value>,
-) -> Result<(), StoreError> {
+pub async fn insert(tx: &mut PgConnection, contract: &Contract) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO contracts (id, influencer_id, campaign_id, monto_total, moneda,
              tipo_contrato, fecha_inicio, fecha_fin, entregables, estado, fecha_creacion,
-             fecha_actualizacion, creation_request)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)",
+             fecha_actualizacion)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
     )
     .bind(contract.id())
     .bind(contract.influencer_id().as_str())
@@ -98,13 +83,12 @@ pub async fn insert(
     .bind(contract.deliverables().map(LongText::as_str))
     .bind(contract.state().as_str())
     .bind(contract.created_at())
-    .bind(creation_request.map(Json))
     .execute(tx)
     .await?;
     Ok(())
 }
 
-pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<StoredContract>, StoreError> {
+pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<Contract>, StoreError> {
     let row: Option<Row> = sqlx::query_as(concat!(
         "SELECT ",
         columns!(),
@@ -113,7 +97,7 @@ pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<StoredCont
     .bind(id)
     .fetch_optional(conn)
     .await?;
-    row.map(StoredContract::try_from).transpose()
+    row.map(Contract::try_from).transpose()
 }
 
 /// Every contract of an influencer, what `check_can_sign` decides on.
@@ -129,9 +113,7 @@ pub async fn for_influencer(
     .bind(influencer_id)
     .fetch_all(conn)
     .await?;
-    rows.into_iter()
-        .map(|row| StoredContract::try_from(row).map(|stored| stored.contract))
-        .collect()
+    rows.into_iter().map(Contract::try_from).collect()
 }
 
 /// Contracts in creation order (`fecha_creacion`, then `id`).
@@ -157,7 +139,5 @@ pub async fn list(
     .bind(page.offset)
     .fetch_all(conn)
     .await?;
-    rows.into_iter()
-        .map(|row| StoredContract::try_from(row).map(|stored| stored.contract))
-        .collect()
+    rows.into_iter().map(Contract::try_from).collect()
 }

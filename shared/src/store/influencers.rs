@@ -1,8 +1,7 @@
 //! Influencers (context `alpes`).
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
-use sqlx::{PgConnection, types::Json};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
@@ -13,13 +12,6 @@ use crate::domain::{
     Categories, Email, Influencer, InfluencerRecord, InfluencerState, LongText, PersonName, Phone,
     Platform, Platforms, WebsiteUrl,
 };
-
-/// A stored influencer and the create request that made it, if any.
-#[derive(Debug, Clone)]
-pub struct StoredInfluencer {
-    pub influencer: Influencer,
-    pub creation_request: Option<Value>,
-}
 
 /// Filters of `GET /influencers`.
 #[derive(Debug, Clone, Default)]
@@ -43,18 +35,17 @@ struct Row {
     telefono: Option<String>,
     estado: String,
     fecha_creacion: DateTime<Utc>,
-    creation_request: Option<Json<Value>>,
 }
 
 /// The selected columns, as a literal so every statement is a compile-time constant.
 macro_rules! columns {
     () => {
         "id, nombre, email, categorias, plataformas, descripcion, biografia, sitio_web, \
-         telefono, estado, fecha_creacion, creation_request"
+         telefono, estado, fecha_creacion"
     };
 }
 
-impl TryFrom<Row> for StoredInfluencer {
+impl TryFrom<Row> for Influencer {
     type Error = StoreError;
 
     fn try_from(row: Row) -> Result<Self, StoreError> {
@@ -73,25 +64,17 @@ impl TryFrom<Row> for StoredInfluencer {
             state: enum_value("estado", &row.estado)?,
             created_at: row.fecha_creacion,
         });
-        Ok(Self {
-            influencer,
-            creation_request: row.creation_request.map(|json| json.0),
-        })
+        Ok(influencer)
     }
 }
 
 /// Stores a new influencer. A taken email is `Conflict(InfluencerEmail)`, a taken id
 /// `Conflict(PrimaryKey)`: the database decides, so concurrent registrations cannot both win.
-pub async fn insert(
-    tx: &mut PgConnection,
-    influencer: &Influencer,
-    creation_request: Option<&Value>,
-) -> Result<(), StoreError> {
+pub async fn insert(tx: &mut PgConnection, influencer: &Influencer) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO influencers (id, nombre, email, categorias, plataformas, descripcion,
-             biografia, sitio_web, telefono, estado, fecha_creacion, fecha_actualizacion,
-             creation_request)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)",
+             biografia, sitio_web, telefono, estado, fecha_creacion, fecha_actualizacion)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
     )
     .bind(influencer.id())
     .bind(influencer.name().as_str())
@@ -104,16 +87,12 @@ pub async fn insert(
     .bind(influencer.phone().map(Phone::as_str))
     .bind(influencer.state().as_str())
     .bind(influencer.created_at())
-    .bind(creation_request.map(Json))
     .execute(tx)
     .await?;
     Ok(())
 }
 
-pub async fn find(
-    conn: &mut PgConnection,
-    id: Uuid,
-) -> Result<Option<StoredInfluencer>, StoreError> {
+pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<Influencer>, StoreError> {
     let row: Option<Row> = sqlx::query_as(concat!(
         "SELECT ",
         columns!(),
@@ -122,13 +101,13 @@ pub async fn find(
     .bind(id)
     .fetch_optional(conn)
     .await?;
-    row.map(StoredInfluencer::try_from).transpose()
+    row.map(Influencer::try_from).transpose()
 }
 
 pub async fn find_by_email(
     conn: &mut PgConnection,
     email: &Email,
-) -> Result<Option<StoredInfluencer>, StoreError> {
+) -> Result<Option<Influencer>, StoreError> {
     let row: Option<Row> = sqlx::query_as(concat!(
         "SELECT ",
         columns!(),
@@ -137,7 +116,7 @@ pub async fn find_by_email(
     .bind(email.as_str())
     .fetch_optional(conn)
     .await?;
-    row.map(StoredInfluencer::try_from).transpose()
+    row.map(Influencer::try_from).transpose()
 }
 
 /// Influencers in creation order (`fecha_creacion`, then `id`).
@@ -163,7 +142,5 @@ pub async fn list(
     .bind(filter.platform.map(Platform::as_str))
     .fetch_all(conn)
     .await?;
-    rows.into_iter()
-        .map(|row| StoredInfluencer::try_from(row).map(|stored| stored.influencer))
-        .collect()
+    rows.into_iter().map(Influencer::try_from).collect()
 }

@@ -8,6 +8,7 @@
 pub mod campaigns;
 pub mod contracts;
 mod error;
+pub mod idempotency;
 pub mod inbox;
 pub mod influencers;
 pub mod outbox;

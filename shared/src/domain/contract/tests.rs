@@ -161,24 +161,6 @@ fn given_only_an_end_date_when_signed_then_accepted() {
 }
 
 #[test]
-fn given_wire_json_when_deserialised_then_spanish_names_map() {
-    let input: NewContract = serde_json::from_value(serde_json::json!({
-        "id_influencer": "inf-1",
-        "id_campana": "camp-1",
-        "monto_total": 99.95,
-        "moneda": "USD",
-        "tipo_contrato": "colaboracion",
-        "entregables": "1 post"
-    }))
-    .unwrap();
-
-    let contract = sign(input).unwrap();
-
-    assert_eq!(contract.total().amount().to_string(), "99.95");
-    assert_eq!(contract.contract_type(), ContractType::Colaboracion);
-}
-
-#[test]
 fn given_campaign_event_when_contracted_then_takes_the_campaign_terms() {
     let contract = from_event(event_terms()).unwrap();
 
@@ -203,6 +185,28 @@ fn given_campaign_event_without_base_amount_when_contracted_then_commission_is_t
         let contract = from_event(terms).unwrap();
 
         assert_eq!(contract.total().amount().to_string(), "19.99");
+    }
+}
+
+#[test]
+fn given_campaign_terms_then_the_offer_is_monto_base_or_valor_comision() {
+    for (base_amount, commission_value, offered) in [
+        (Some(1.5), Some(2.0), Some(("monto_base", 1.5))),
+        (Some(0.0), Some(2.0), Some(("valor_comision", 2.0))),
+        (None, Some(2.0), Some(("valor_comision", 2.0))),
+        (Some(0.0), None, None),
+        (None, None, None),
+    ] {
+        let terms = CampaignContractTerms {
+            base_amount,
+            commission_value,
+            ..event_terms()
+        };
+        assert_eq!(
+            terms.offered(),
+            offered,
+            "{base_amount:?} {commission_value:?}"
+        );
     }
 }
 
