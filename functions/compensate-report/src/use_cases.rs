@@ -4,7 +4,7 @@
 use alpes_shared::{
     domain::{CancellationReason, CompensateCampaign, Report},
     events::{EventMetadata, ReportEventType, report_event},
-    http::{Begun, Origin, Runtime, Write},
+    http::{Origin, Runtime, Write},
     store::{StoreError, reports},
 };
 use chrono::Utc;
@@ -36,7 +36,7 @@ pub async fn compensate_campaign(
     cause: &EventMetadata,
 ) -> Result<Compensated, StoreError> {
     let origin = Origin::Event(cause);
-    let Begun::Write(mut write) = runtime.begin_write(origin).await? else {
+    let Some(mut write) = runtime.begin_event_write(cause).await? else {
         return Ok(Compensated::AlreadyHandled);
     };
     let campaign_id = command.campaign_id.as_str();
@@ -72,9 +72,7 @@ pub async fn compensate_report(
     reason: CancellationReason,
 ) -> Result<Option<Report>, StoreError> {
     let origin = Origin::Api(None);
-    let Begun::Write(mut write) = runtime.begin_write(origin).await? else {
-        unreachable!("no claim and no inbox over the API");
-    };
+    let mut write = runtime.begin().await?;
     let Some(report) = reports::find_for_update(write.conn(), id).await? else {
         return Ok(None);
     };

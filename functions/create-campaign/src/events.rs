@@ -4,7 +4,7 @@
 use alpes_shared::{
     domain::WelcomeInfluencer,
     events::{IntegrationEvent, Topic},
-    http::{EventDelivery, EventError, EventHandler, Handled, Origin, Runtime},
+    http::{EventDelivery, EventError, EventHandler, Handled, Runtime},
 };
 
 use crate::use_cases::{self, Welcomed};
@@ -33,8 +33,7 @@ impl EventHandler for Welcomes {
         let command = WelcomeInfluencer::try_from(registered).map_err(|invalid| {
             EventError::Permanent(format!("cannot welcome the influencer: {invalid}"))
         })?;
-        let origin = Origin::Event(&delivery.metadata);
-        match use_cases::welcome(&self.runtime, command, origin).await? {
+        match use_cases::welcome(&self.runtime, command, &delivery.metadata).await? {
             Welcomed::Created(campaign_id) => {
                 tracing::info!(%campaign_id, "welcome campaign created");
                 Ok(Handled::Applied)

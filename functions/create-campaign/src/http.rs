@@ -4,7 +4,7 @@
 use alpes_shared::{
     domain::{Campaign, CreateCampaign, Money, NewCampaign, ValidationErrors},
     http::{
-        ApiError, CreateRequest, ListQuery, Origin, Runtime,
+        ApiError, CreateRequest, ListQuery, Runtime,
         created::{created, replayed},
         openapi::{
             self, CampaignStateSchema, CategorySchema, CommissionTypeSchema, ContractTypeSchema,
@@ -283,7 +283,7 @@ async fn create(
         id: id.unwrap_or_else(Uuid::now_v7),
         details: input.into(),
     };
-    match use_cases::create(&runtime, command, Origin::Api(claim.as_ref())).await {
+    match use_cases::create(&runtime, command, claim.as_ref()).await {
         Ok(Created::Created(campaign)) => Ok(created(
             format!("/campanas/{}", campaign.id()),
             CampaignBody::from(&campaign),

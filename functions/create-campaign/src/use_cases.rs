@@ -4,11 +4,12 @@
 
 use alpes_shared::{
     domain::{Campaign, CreateCampaign, ValidationErrors, WelcomeInfluencer},
-    events::{CampanaCreadaPayload, IntegrationEvent, convert},
-    http::{Begun, Origin, Runtime, Write},
+    events::{CampanaCreadaPayload, EventMetadata, IntegrationEvent, convert},
+    http::{Claimed, Origin, Runtime, Write},
     store::{
         Constraint, Page, StoreError,
         campaigns::{self, CampaignFilter},
+        idempotency,
     },
 };
 use chrono::Utc;
@@ -50,7 +51,7 @@ pub enum Welcomed {
 pub async fn create(
     runtime: &Runtime,
     command: CreateCampaign,
-    origin: Origin<'_>,
+    claim: Option<&idempotency::Request>,
 ) -> Result<Created, CreateError> {
     let campaign =
         Campaign::create(command.details, command.id, Utc::now()).map_err(CreateError::Invalid)?;
@@ -58,16 +59,15 @@ pub async fn create(
         id: campaign.id(),
         with_another_body,
     };
-    let write = match runtime.begin_write(origin).await? {
-        Begun::Write(write) => write,
-        Begun::Replay(id) => {
+    let write = match runtime.begin_api_write(claim).await? {
+        Claimed::Write(write) => write,
+        Claimed::Replay(id) => {
             let stored = find(runtime, id).await?.ok_or_else(|| id_taken(false))?;
             return Ok(Created::Replayed(stored));
         }
-        Begun::IdConflict(_) => return Err(id_taken(true)),
-        Begun::AlreadyHandled => unreachable!("an API create has no inbox"),
+        Claimed::IdConflict(_) => return Err(id_taken(true)),
     };
-    match store(write, &campaign, origin).await {
+    match store(write, &campaign, Origin::Api(claim)).await {
         Ok(()) => Ok(Created::Created(campaign)),
         Err(StoreError::Conflict(Constraint::PrimaryKey(_))) => Err(id_taken(false)),
         Err(error) => Err(error.into()),
@@ -81,7 +81,7 @@ pub async fn create(
 pub async fn welcome(
     runtime: &Runtime,
     command: WelcomeInfluencer,
-    origin: Origin<'_>,
+    cause: &EventMetadata,
 ) -> Result<Welcomed, StoreError> {
     let WelcomeInfluencer {
         influencer,
@@ -95,12 +95,10 @@ pub async fn welcome(
         Uuid::now_v7(),
         Utc::now(),
     );
-    let write = match runtime.begin_write(origin).await? {
-        Begun::Write(write) => write,
-        Begun::AlreadyHandled => return Ok(Welcomed::AlreadyWelcomed),
-        Begun::Replay(_) | Begun::IdConflict(_) => unreachable!("an event claims no id"),
+    let Some(write) = runtime.begin_event_write(cause).await? else {
+        return Ok(Welcomed::AlreadyWelcomed);
     };
-    match store(write, &campaign, origin).await {
+    match store(write, &campaign, Origin::Event(cause)).await {
         Ok(()) => Ok(Welcomed::Created(campaign.id())),
         Err(StoreError::Conflict(Constraint::WelcomeCampaign)) => Ok(Welcomed::AlreadyWelcomed),
         Err(error) => Err(error),

@@ -23,7 +23,7 @@ use alpes_shared::{
         ReportState,
     },
     events::{EventMetadata, ReportEventType, report_event},
-    http::{Begun, Origin, Runtime},
+    http::Runtime,
     store::{
         Constraint, Page, StoreError,
         reports::{self, ReportFilter},
@@ -89,11 +89,8 @@ async fn decide(
     fact: &Fact,
     cause: &EventMetadata,
 ) -> Result<Recorded, StoreError> {
-    // An event claims no id: the scope only names what an API create's id would be.
-    let mut write = match runtime.begin_write(Origin::Event(cause)).await? {
-        Begun::Write(write) => write,
-        Begun::AlreadyHandled => return Ok(Recorded::AlreadyHandled),
-        Begun::Replay(_) | Begun::IdConflict(_) => unreachable!("an event claims no id"),
+    let Some(mut write) = runtime.begin_event_write(cause).await? else {
+        return Ok(Recorded::AlreadyHandled);
     };
     let campaign_id = fact.campaign_id().as_str();
     // Serializes with compensate-report's decisions about this campaign.

@@ -14,7 +14,7 @@ use alpes_shared::{
     events::{
         ContratoCreadoPayload, ContratoErrorPayload, EventMetadata, IntegrationEvent, convert,
     },
-    http::{Begun, Origin, Runtime, Write},
+    http::{Claimed, Origin, Runtime, Write},
     store::{
         Constraint, Page, StoreError,
         contracts::{self, ContractFilter},
@@ -63,14 +63,13 @@ pub async fn sign(
         with_another_body,
     };
     let origin = Origin::Api(claim);
-    let mut write = match runtime.begin_write(origin).await? {
-        Begun::Write(write) => write,
-        Begun::AlreadyHandled => unreachable!("no inbox over the API"),
-        Begun::Replay(id) => {
+    let mut write = match runtime.begin_api_write(claim).await? {
+        Claimed::Write(write) => write,
+        Claimed::Replay(id) => {
             let stored = find(runtime, id).await?.ok_or_else(|| id_taken(false))?;
             return Ok(Signed::Replayed(stored));
         }
-        Begun::IdConflict(_) => return Err(id_taken(true)),
+        Claimed::IdConflict(_) => return Err(id_taken(true)),
     };
     let held = contracts::for_influencer(write.conn(), contract.influencer_id().as_str()).await?;
     match check_can_sign(&contract, &held, SigningChannel::Api) {
@@ -151,7 +150,7 @@ async fn decide(
     forced_rejection: Option<String>,
 ) -> Result<Step, StoreError> {
     let origin = Origin::Event(cause);
-    let Begun::Write(mut write) = runtime.begin_write(origin).await? else {
+    let Some(mut write) = runtime.begin_event_write(cause).await? else {
         return Ok(Step::AlreadyHandled);
     };
     if let Some((campaign, influencer)) = &command.pair {

@@ -25,4 +25,4 @@ pub use push_auth::PushAuth;
 pub use query::ListQuery;
 pub use runtime::Runtime;
 pub use serve::{health_routes, listening, serve, shutdown_signal};
-pub use write::{Begun, Origin, Write};
+pub use write::{Begun, Claimed, Origin, Write};

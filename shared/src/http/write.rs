@@ -42,7 +42,7 @@ impl Origin<'_> {
     }
 }
 
-/// How a write started.
+/// How a write for either origin started.
 pub enum Begun {
     /// Go on: store the change in this write and commit it.
     Write(Write),
@@ -61,28 +61,69 @@ pub struct Write {
     enqueued: Vec<Enqueued>,
 }
 
+/// How an API write started.
+pub enum Claimed {
+    /// Go on: store the change in this write and commit it.
+    Write(Write),
+    /// An earlier create with this id and this body: answer with what it created.
+    Replay(Uuid),
+    /// An earlier create with this id and another body.
+    IdConflict(Uuid),
+}
+
 impl Runtime {
-    /// Starts a write for `origin`.
-    pub async fn begin_write(&self, origin: Origin<'_>) -> Result<Begun, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        match origin {
-            Origin::Event(cause) => {
-                if !inbox::record(&mut tx, self.name, &cause.event_id.to_string()).await? {
-                    return Ok(Begun::AlreadyHandled);
-                }
-            }
-            Origin::Api(Some(request)) => match idempotency::claim(&mut tx, request).await? {
-                Claim::New => {}
-                Claim::Replay => return Ok(Begun::Replay(request.id())),
-                Claim::Conflict => return Ok(Begun::IdConflict(request.id())),
-            },
-            Origin::Api(None) => {}
-        }
-        Ok(Begun::Write(Write {
+    /// Starts a write that needs no check of where it comes from (an API create whose id
+    /// the server chose, a change by hand).
+    pub async fn begin(&self) -> Result<Write, StoreError> {
+        Ok(Write {
             runtime: self.clone(),
-            tx,
+            tx: self.pool.begin().await?,
             enqueued: Vec::new(),
-        }))
+        })
+    }
+
+    /// Starts the write of an API request: with `claim`, the create request whose client
+    /// chose the id, claimed first.
+    pub async fn begin_api_write(
+        &self,
+        claim: Option<&idempotency::Request>,
+    ) -> Result<Claimed, StoreError> {
+        let mut write = self.begin().await?;
+        if let Some(request) = claim {
+            match idempotency::claim(write.conn(), request).await? {
+                Claim::New => {}
+                Claim::Replay => return Ok(Claimed::Replay(request.id())),
+                Claim::Conflict => return Ok(Claimed::IdConflict(request.id())),
+            }
+        }
+        Ok(Claimed::Write(write))
+    }
+
+    /// Starts the write an event asks for; `None` when the inbox already had the event
+    /// (a redelivery: no second effect).
+    pub async fn begin_event_write(
+        &self,
+        cause: &EventMetadata,
+    ) -> Result<Option<Write>, StoreError> {
+        let mut write = self.begin().await?;
+        let first = inbox::record(write.conn(), self.name, &cause.event_id.to_string()).await?;
+        Ok(first.then_some(write))
+    }
+
+    /// Starts a write for `origin`, for a use case both an API request and an event
+    /// trigger.
+    pub async fn begin_write(&self, origin: Origin<'_>) -> Result<Begun, StoreError> {
+        Ok(match origin {
+            Origin::Api(claim) => match self.begin_api_write(claim).await? {
+                Claimed::Write(write) => Begun::Write(write),
+                Claimed::Replay(id) => Begun::Replay(id),
+                Claimed::IdConflict(id) => Begun::IdConflict(id),
+            },
+            Origin::Event(cause) => match self.begin_event_write(cause).await? {
+                Some(write) => Begun::Write(write),
+                None => Begun::AlreadyHandled,
+            },
+        })
     }
 }
 
