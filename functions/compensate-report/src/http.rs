@@ -3,7 +3,7 @@
 
 use alpes_shared::{
     domain::{CancellationReason, FieldError, ValidationErrors},
-    http::{ApiError, Json, Runtime, json, openapi},
+    http::{ApiError, Json, Runtime, json, openapi, query::find_by_path},
     views::ReportBody,
 };
 use axum::{
@@ -13,7 +13,6 @@ use axum::{
 };
 use serde::Deserialize;
 use utoipa::{OpenApi, ToSchema};
-use uuid::Uuid;
 
 use crate::use_cases;
 
@@ -97,10 +96,9 @@ async fn compensate(
     }
     let request: CompensateReportRequest = json::parse(body.to_string().as_bytes())?;
     let reason = CancellationReason::try_from(request).map_err(ApiError::Validation)?;
-    let not_found = || ApiError::NotFound(format!("no report {id}"));
-    let uuid = Uuid::parse_str(&id).map_err(|_| not_found())?;
-    let report = use_cases::compensate_report(&runtime, uuid, reason)
-        .await?
-        .ok_or_else(not_found)?;
+    let report = find_by_path("report", &id, |uuid| {
+        use_cases::compensate_report(&runtime, uuid, reason)
+    })
+    .await?;
     Ok(axum::Json(ReportBody::from(&report)))
 }

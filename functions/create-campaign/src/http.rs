@@ -10,7 +10,7 @@ use alpes_shared::{
             self, CampaignStateSchema, CategorySchema, CommissionTypeSchema, ContractTypeSchema,
             PageParams,
         },
-        query::{Filters, parse_filter, text_filter},
+        query::{Filters, find_by_path, parse_filter, text_filter},
     },
     store::{
         campaigns::CampaignFilter,
@@ -320,11 +320,7 @@ async fn find(
     State(runtime): State<Runtime>,
     Path(id): Path<String>,
 ) -> Result<Json<CampaignBody>, ApiError> {
-    let not_found = || ApiError::NotFound(format!("no campaign {id}"));
-    let uuid = Uuid::parse_str(&id).map_err(|_| not_found())?;
-    let campaign = use_cases::find(&runtime, uuid)
-        .await?
-        .ok_or_else(not_found)?;
+    let campaign = find_by_path("campaign", &id, |uuid| use_cases::find(&runtime, uuid)).await?;
     Ok(Json(CampaignBody::from(&campaign)))
 }
 

@@ -6,7 +6,7 @@ use alpes_shared::{
     http::{
         ApiError, ListQuery, Runtime,
         openapi::{self, PageParams},
-        query::{Filters, parse_filter, text_filter},
+        query::{Filters, find_by_path, parse_filter, text_filter},
     },
     store::reports::ReportFilter,
     views::ReportBody,
@@ -18,7 +18,6 @@ use axum::{
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi};
-use uuid::Uuid;
 
 use crate::use_cases;
 
@@ -90,11 +89,7 @@ async fn find(
     State(runtime): State<Runtime>,
     Path(id): Path<String>,
 ) -> Result<Json<ReportBody>, ApiError> {
-    let not_found = || ApiError::NotFound(format!("no report {id}"));
-    let uuid = Uuid::parse_str(&id).map_err(|_| not_found())?;
-    let report = use_cases::find(&runtime, uuid)
-        .await?
-        .ok_or_else(not_found)?;
+    let report = find_by_path("report", &id, |uuid| use_cases::find(&runtime, uuid)).await?;
     Ok(Json(ReportBody::from(&report)))
 }
 

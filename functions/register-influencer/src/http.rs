@@ -7,7 +7,7 @@ use alpes_shared::{
         ApiError, CreateRequest, ListQuery, Origin, Runtime,
         created::{created, replayed},
         openapi::{self, CategorySchema, InfluencerStateSchema, PageParams, PlatformSchema},
-        query::{Filters, parse_filter, text_filter},
+        query::{Filters, find_by_path, parse_filter, text_filter},
     },
     store::{
         idempotency::{self, Scope},
@@ -312,11 +312,8 @@ async fn find(
     State(runtime): State<Runtime>,
     Path(id): Path<String>,
 ) -> Result<Json<InfluencerBody>, ApiError> {
-    let not_found = || ApiError::NotFound(format!("no influencer {id}"));
-    let uuid = Uuid::parse_str(&id).map_err(|_| not_found())?;
-    let influencer = use_cases::find(&runtime, uuid)
-        .await?
-        .ok_or_else(not_found)?;
+    let influencer =
+        find_by_path("influencer", &id, |uuid| use_cases::find(&runtime, uuid)).await?;
     Ok(Json(InfluencerBody::from(&influencer)))
 }
 

@@ -7,7 +7,7 @@ use alpes_shared::{
         ApiError, CreateRequest, ListQuery, Runtime,
         created::{created, replayed},
         openapi::{self, ContractStateSchema, ContractTypeSchema, PageParams},
-        query::{Filters, parse_filter, text_filter},
+        query::{Filters, find_by_path, parse_filter, text_filter},
     },
     store::{
         contracts::ContractFilter,
@@ -473,11 +473,7 @@ async fn find(
     State(runtime): State<Runtime>,
     Path(id): Path<String>,
 ) -> Result<Json<ContractBody>, ApiError> {
-    let not_found = || ApiError::NotFound(format!("no contract {id}"));
-    let uuid = Uuid::parse_str(&id).map_err(|_| not_found())?;
-    let contract = use_cases::find(&runtime, uuid)
-        .await?
-        .ok_or_else(not_found)?;
+    let contract = find_by_path("contract", &id, |uuid| use_cases::find(&runtime, uuid)).await?;
     Ok(Json(ContractBody::from(&contract)))
 }
 

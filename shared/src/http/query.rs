@@ -1,5 +1,6 @@
-//! List query parameters: `limite`, `offset` and filters, with field-level errors (an
-//! unknown filter value is a 422 naming the parameter, never a 500).
+//! What a read request names: list query parameters (`limite`, `offset` and filters,
+//! with field-level errors: an unknown filter value is a 422 naming the parameter, never
+//! a 500), and a resource by the id in its path.
 
 use std::{collections::HashMap, fmt::Display, str::FromStr};
 
@@ -12,7 +13,7 @@ use axum::http::request::Parts;
 use super::problem::ApiError;
 use crate::{
     domain::{FieldError, ValidationErrors},
-    store::Page,
+    store::{Page, StoreError},
 };
 
 /// The query string of a list request, read leniently and validated field by field.
@@ -101,6 +102,21 @@ impl ListQuery {
             Err(ApiError::Validation(errors))
         }
     }
+}
+
+/// The resource the `{id}` of a path names, looked up by `find`. An id that is not a UUID
+/// names nothing: the same 404 as an unknown one (`no <what> <id>`).
+pub async fn find_by_path<T, F>(
+    what: &str,
+    id: &str,
+    find: impl FnOnce(uuid::Uuid) -> F,
+) -> Result<T, ApiError>
+where
+    F: Future<Output = Result<Option<T>, StoreError>>,
+{
+    let not_found = || ApiError::NotFound(format!("no {what} {id}"));
+    let uuid = uuid::Uuid::parse_str(id).map_err(|_| not_found())?;
+    find(uuid).await?.ok_or_else(not_found)
 }
 
 /// A list endpoint's filters: one struct, read as strings (`Deserialize`) and documented
